@@ -1,0 +1,529 @@
+"""The headless active-learning loop: query, label, retrain. No widget import.
+
+:class:`Session` ties a :class:`~activelearn.datasets.Dataset`, a model, a
+query strategy and a :class:`~activelearn.store.LabelStore` together. Every
+label is committed to the store before :meth:`Session.label` returns;
+reopening the same store resumes where the last session stopped.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from ._threads import set_thread_limits
+from .datasets import MISSING
+from .exceptions import (ActiveLearnError, InvalidDataError, StrategyError, TestItemError, TrainingError,
+                         UnknownLabelError)
+from .models import default_model, predict_proba_full
+from .store import LabelStore
+from .strategies import MODEL_FREE, get_strategy
+
+__all__ = ["Session", "Oracle", "Query", "HISTORY_COLUMNS"]
+
+HISTORY_COLUMNS = ["n_labels", "accuracy", "macro_f1", "labeling_seconds", "cost", "train_seconds",
+                   "query_seconds", "model_version", "n_test"]
+
+
+class Oracle:
+    """Answers label requests from a dataset's true labels (for simulations and tests).
+
+    Raises
+    ------
+    ActiveLearnError
+        If asked about an item whose true label is unknown.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __call__(self, item_id):
+        y = self.dataset.y[self.dataset.position(item_id)]
+        if y == MISSING:
+            raise ActiveLearnError(f"the oracle has no true label for item {item_id!r}.")
+        return self.dataset.classes[y]
+
+
+@dataclass
+class Query:
+    """One ranking of the pool: item ids best first, and how they were chosen."""
+
+    item_ids: list
+    strategy: str
+    model_version: int
+    seconds: float
+    scores: dict = field(default_factory=dict)
+
+
+class _SingleClassModel:
+    """What a model can know from labels of a single class: that class, with certainty."""
+
+    def __init__(self, cls, n_classes):
+        self.cls = cls
+        self.classes_ = np.arange(n_classes)
+
+    def predict_proba(self, X):
+        proba = np.zeros((len(X), len(self.classes_)))
+        proba[:, self.cls] = 1.0
+        return proba
+
+    def predict(self, X):
+        return np.full(len(X), self.cls)
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidDataError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class Session:
+    """An active-learning labeling session backed by a durable store.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    model : estimator, optional
+        Any scikit-learn classifier with ``predict_proba`` that takes labels as
+        class positions; defaults to :func:`~activelearn.models.default_model`.
+    strategy : str or callable
+        A name from :data:`~activelearn.strategies.STRATEGIES` or a function
+        ``(classifier, X_pool, n_instances, random_state, **context) -> positions``.
+    store : str, path-like or LabelStore
+        SQLite file path or SQLAlchemy URL.
+    batch_size : int
+        Items per :meth:`next_batch`.
+    test_size : float
+        Share of the items with true labels held out for evaluation (stratified,
+        drawn once from ``random_state``); never queried nor trained on.
+    cost_per_hour, cost_per_label : float, optional
+        What labeling costs, for the ``cost`` column of :attr:`history`.
+    annotator : str, optional
+        Who labels; recorded with every event.
+    random_state : int
+        Seeds the split, the model and every query.
+    cold_start : str
+        Model-free strategy used until two classes have labels.
+    project : str, optional
+        Project name in the store; defaults to ``dataset.name``.
+    n_threads : int, optional
+        Threads for torch and BLAS in this process (default 1; see ``_threads``).
+    strategy_params : dict, optional
+        Extra keyword arguments for the strategy (``n_samples`` for BALD ...).
+    """
+
+    def __init__(self, dataset, model=None, strategy="margin", store="labels.db", batch_size=10, test_size=0.25,
+                 cost_per_hour=None, cost_per_label=None, annotator=None, random_state=0, cold_start="kmeans",
+                 project=None, n_threads=None, strategy_params=None):
+        self.dataset = dataset
+        self.batch_size = _check_positive_int("batch_size", batch_size)
+        if not 0.0 <= float(test_size) < 1.0:
+            raise InvalidDataError(f"test_size must be in [0, 1), got {test_size!r}.")
+        for name, value in (("cost_per_hour", cost_per_hour), ("cost_per_label", cost_per_label)):
+            if value is not None and (not np.isfinite(value) or value < 0):
+                raise InvalidDataError(f"{name} must be a non-negative number, got {value!r}.")
+        self.test_size = float(test_size)
+        self.cost_per_hour = cost_per_hour
+        self.cost_per_label = cost_per_label
+        self.annotator = annotator
+        self.random_state = int(random_state)
+        self.strategy_name = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", "custom")
+        self.strategy = get_strategy(strategy)
+        if cold_start not in MODEL_FREE:
+            raise InvalidDataError(f"cold_start must be a model-free strategy ({sorted(MODEL_FREE)}), "
+                                   f"got {cold_start!r}.")
+        self.cold_start = cold_start
+        self.strategy_params = dict(strategy_params or {})
+        self.n_threads = set_thread_limits(n_threads)
+
+        self.store = store if isinstance(store, LabelStore) else LabelStore(store)
+        settings = {"test_size": self.test_size, "random_state": self.random_state}
+        self.project = project or dataset.name
+        self.project_id = self.store.open_project(self.project, dataset.fingerprint(), dataset.class_names, settings)
+
+        self.model_template = model if model is not None else default_model(dataset, random_state=self.random_state)
+        self.model = None
+        self.model_version = 0
+        self.last_error = None
+        self._lock = threading.RLock()
+        self._train_lock = threading.Lock()
+        self._class_index = {name: i for i, name in enumerate(dataset.class_names)}
+        self._n_queries = 0
+        self._shown_at = {}
+        self._queue = None
+
+        n = len(dataset)
+        self.test_mask = np.zeros(n, dtype=bool)
+        self.test_mask[self._draw_test_positions()] = True
+        self.y_labeled = np.full(n, MISSING, dtype=np.int64)
+        self.skipped = np.zeros(n, dtype=bool)
+        self._load_from_store()
+
+    # -- set-up ----------------------------------------------------------
+    def _draw_test_positions(self):
+        known = np.flatnonzero(self.dataset.y != MISSING)
+        if self.test_size == 0 or len(known) < 2:
+            return np.empty(0, dtype=np.int64)
+        y_known = self.dataset.y[known]
+        counts = np.bincount(y_known, minlength=self.dataset.n_classes)
+        stratify = y_known if counts[counts > 0].min() >= 2 else None
+        n_test = max(1, int(round(self.test_size * len(known))))
+        if stratify is not None and n_test < (counts > 0).sum():
+            stratify = None
+        _, test = train_test_split(known, test_size=n_test, random_state=self.random_state, stratify=stratify)
+        return np.sort(test)
+
+    def _load_from_store(self):
+        labels = self.store.labels(self.project_id)
+        if len(labels):
+            pos = self.dataset.positions(labels["item_id"].tolist())
+            self.y_labeled[pos] = [self._class_index[lab] for lab in labels["label"]]
+        skipped = self.store.item_ids_with(self.project_id, "skipped")
+        if skipped:
+            self.skipped[self.dataset.positions(sorted(skipped))] = True
+        rounds = self.store.rounds(self.project_id)
+        if len(rounds):
+            self.model_version = int(rounds["model_version"].max())
+
+    # -- state -----------------------------------------------------------
+    @property
+    def labeled_mask(self):
+        return self.y_labeled != MISSING
+
+    @property
+    def n_labels(self):
+        return int(self.labeled_mask.sum())
+
+    @property
+    def test_ids(self):
+        """Ids of the held-out test items (never queried, never trained on)."""
+        return [self.dataset.item_id(p) for p in np.flatnonzero(self.test_mask)]
+
+    def pool_mask(self, include_skipped=False):
+        """Items that may still be queried: not labeled, not in the test set (nor skipped)."""
+        mask = ~self.labeled_mask & ~self.test_mask
+        return mask if include_skipped else mask & ~self.skipped
+
+    def labels(self):
+        """Current labels: DataFrame with ``item_id, label, annotator, labeled_at, seconds``."""
+        return self.store.labels(self.project_id)
+
+    @property
+    def history(self):
+        """One row per retrain: test scores against labels, time and cost."""
+        rounds = self.store.rounds(self.project_id)
+        return rounds[HISTORY_COLUMNS].reset_index(drop=True)
+
+    # -- querying --------------------------------------------------------
+    def _labeled_classes(self):
+        return np.unique(self.y_labeled[self.labeled_mask])
+
+    def _query(self, n):
+        pool = np.flatnonzero(self.pool_mask())
+        if len(pool) == 0:
+            pool = np.flatnonzero(self.pool_mask(include_skipped=True))  # only skipped items remain
+        if len(pool) == 0:
+            return Query([], self.strategy_name, self.model_version, 0.0)
+        model = self.model
+        use_model = model is not None and len(self._labeled_classes()) >= 2
+        name = self.strategy_name if use_model else self.cold_start
+        strategy = self.strategy if use_model else get_strategy(self.cold_start)
+        self._n_queries += 1
+        seed = np.random.SeedSequence([self.random_state, self._n_queries]).generate_state(1)[0]
+        labeled = np.flatnonzero(self.labeled_mask)
+        context = dict(X_labeled=self.dataset.X[labeled], y_labeled=self.y_labeled[labeled],
+                       n_classes=self.dataset.n_classes, **(self.strategy_params if use_model else {}))
+        n = min(n, len(pool))
+        start = time.perf_counter()
+        positions = strategy(model, self.dataset.X[pool], n, random_state=int(seed), **context)
+        seconds = time.perf_counter() - start
+        positions = self._check_positions(positions, len(pool), n, name)
+        ids = [self.dataset.item_id(p) for p in pool[positions]]
+        return Query(ids, name, self.model_version if use_model else 0, seconds)
+
+    @staticmethod
+    def _check_positions(positions, n_pool, n, name):
+        arr = np.asarray(positions)
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise StrategyError(f"strategy {name!r} must return a 1-D array of integer positions, got "
+                                f"{type(positions).__name__} of shape {arr.shape} and dtype {arr.dtype}.")
+        if arr.size and (arr.min() < 0 or arr.max() >= n_pool):
+            raise StrategyError(f"strategy {name!r} returned positions outside the pool of {n_pool} "
+                                f"(min {arr.min()}, max {arr.max()}); return positions into X_pool.")
+        if len(np.unique(arr)) != len(arr):
+            raise StrategyError(f"strategy {name!r} returned duplicate positions; each item may be asked once.")
+        if len(arr) > n:
+            raise StrategyError(f"strategy {name!r} returned {len(arr)} positions for n_instances={n}.")
+        return arr.astype(np.int64)
+
+    def next_batch(self, n=None):
+        """Item ids to label next, best first; ``[]`` when the pool is exhausted.
+
+        Calling it again without labeling returns the same items (the ranking
+        is kept until a label, a skip or a retrain changes it).
+        """
+        n = self.batch_size if n is None else _check_positive_int("n", n)
+        with self._lock:
+            if self.model is None and len(self._labeled_classes()) >= 1:
+                self._fit_silently()
+            if self._queue is not None:
+                ids = [i for i in self._queue.item_ids if self._still_open(i)]
+                if len(ids) >= n:
+                    self._queue.item_ids = ids
+                    batch = ids[:n]
+                    self._mark_shown(batch)
+                    return batch
+            # Rank more than asked for, so labeling part of a batch does not force a re-query.
+            self._queue = self._query(max(n, 2 * self.batch_size))
+            batch = list(self._queue.item_ids[:n])
+            self._mark_shown(batch)
+            return batch
+
+    @property
+    def last_query(self):
+        """The :class:`Query` behind the items :meth:`next_batch` returns."""
+        return self._queue
+
+    def _still_open(self, item_id):
+        pos = self.dataset.position(item_id)
+        return self.y_labeled[pos] == MISSING and not self.skipped[pos]
+
+    def _mark_shown(self, ids):
+        now = time.monotonic()
+        for item_id in ids:
+            self._shown_at.setdefault(item_id, now)
+
+    def record_shown(self, item_id, model_version=None):
+        """Record, durably, that ``item_id`` was shown to the annotator now (starts its timer)."""
+        self._position_for_labeling(item_id)
+        self._shown_at[item_id] = time.monotonic()
+        self.store.add_event(self.project_id, item_id, "shown", annotator=self.annotator,
+                             model_version=model_version)
+
+    # -- labeling --------------------------------------------------------
+    def _position_for_labeling(self, item_id):
+        pos = self.dataset.position(item_id)
+        if self.test_mask[pos]:
+            raise TestItemError(
+                f"item {item_id!r} belongs to the held-out test set, which is never labeled or trained on "
+                "(that would flatter the accuracy). Label items from next_batch()."
+            )
+        return pos
+
+    def _class_position(self, label):
+        key = str(label)
+        if key not in self._class_index:
+            raise UnknownLabelError(
+                f"label {label!r} is not one of the classes {self.dataset.class_names}; nothing was stored. "
+                "Use one of those names."
+            )
+        return self._class_index[key]
+
+    def label(self, item_id, label, seconds=None, overwrite=False):
+        """Give ``item_id`` the class ``label``; committed to the store before returning.
+
+        Parameters
+        ----------
+        item_id : str or int
+        label : class name
+            One of ``dataset.classes``.
+        seconds : float, optional
+            Time the person spent; by default the time since the item was
+            handed out by :meth:`next_batch` or :meth:`record_shown`.
+        overwrite : bool
+            Replace an existing label instead of raising :class:`AlreadyLabeledError`.
+        """
+        pos = self._position_for_labeling(item_id)
+        cls = self._class_position(label)
+        if seconds is None and item_id in self._shown_at:
+            seconds = time.monotonic() - self._shown_at[item_id]
+        if seconds is not None and (not np.isfinite(seconds) or seconds < 0):
+            raise InvalidDataError(f"seconds must be a non-negative number, got {seconds!r}.")
+        self.store.add_label(self.project_id, self.dataset.item_id(pos), self.dataset.class_names[cls],
+                             annotator=self.annotator, seconds=None if seconds is None else float(seconds),
+                             model_version=self.model_version, overwrite=overwrite)
+        with self._lock:
+            self.y_labeled[pos] = cls
+            self.skipped[pos] = False
+            self._shown_at.pop(item_id, None)
+
+    def skip(self, item_id):
+        """Set ``item_id`` aside (asked again only once nothing else is left)."""
+        pos = self._position_for_labeling(item_id)
+        self.store.add_event(self.project_id, self.dataset.item_id(pos), "skipped", annotator=self.annotator,
+                             model_version=self.model_version)
+        with self._lock:
+            self.skipped[pos] = True
+
+    def undo(self):
+        """Take back this annotator's most recent label, durably.
+
+        Returns
+        -------
+        dict or None
+            ``{"item_id": ..., "label": ...}`` of the label taken back, or None
+            if there was nothing to undo. The item is the next one offered.
+        """
+        last = self.store.undo_last(self.project_id, annotator=self.annotator)
+        if last is None:
+            return None
+        pos = self.dataset.position(last["item_id"])
+        item_id = self.dataset.item_id(pos)
+        with self._lock:
+            self.y_labeled[pos] = MISSING
+            if self._queue is not None:
+                self._queue.item_ids = [item_id] + [i for i in self._queue.item_ids if i != item_id]
+        return {"item_id": item_id, "label": last["label"]}
+
+    # -- training --------------------------------------------------------
+    def _training_snapshot(self):
+        with self._lock:
+            labeled = np.flatnonzero(self.labeled_mask)
+            return labeled, self.y_labeled[labeled].copy()
+
+    def _fit(self, labeled, y):
+        if len(np.unique(y)) == 1:  # most classifiers cannot fit one class; predict it, honestly
+            return _SingleClassModel(int(y[0]), self.dataset.n_classes), 0.0
+        model = clone(self.model_template)
+        start = time.perf_counter()
+        try:
+            model.fit(self.dataset.X[labeled], y)
+        except Exception as exc:  # any failure of user or library code: keep the old model
+            raise TrainingError(
+                f"training {type(model).__name__} on {len(labeled)} labels failed: {exc!r}. The previous model "
+                "(version {}) and every label are kept; fix the model and call retrain() again.".format(
+                    self.model_version)
+            ) from exc
+        return model, time.perf_counter() - start
+
+    def _fit_silently(self):
+        """Rebuild the model of the current version after a restart (no history row)."""
+        labeled, y = self._training_snapshot()
+        try:
+            self.model, _ = self._fit(labeled, y)
+        except TrainingError as exc:
+            self.last_error = exc
+
+    def evaluate(self, model=None):
+        """Accuracy and macro-F1 on the held-out test set; ``(None, None)`` without one."""
+        model = self.model if model is None else model
+        test = np.flatnonzero(self.test_mask)
+        if model is None or len(test) == 0:
+            return None, None
+        y_true = self.dataset.y[test]
+        y_pred = predict_proba_full(model, self.dataset.X[test], self.dataset.n_classes).argmax(axis=1)
+        return (float(accuracy_score(y_true, y_pred)),
+                float(f1_score(y_true, y_pred, average="macro", labels=np.unique(y_true), zero_division=0)))
+
+    def labeling_seconds(self):
+        """Seconds people spent on the current labels (unknown times count as 0)."""
+        return float(self.labels()["seconds"].fillna(0).sum())
+
+    def cost(self, n_labels=None, seconds=None):
+        """Money spent for ``n_labels`` labels taking ``seconds``; None without a rate."""
+        if self.cost_per_hour is None and self.cost_per_label is None:
+            return None
+        n_labels = self.n_labels if n_labels is None else n_labels
+        seconds = self.labeling_seconds() if seconds is None else seconds
+        return (self.cost_per_label or 0.0) * n_labels + (self.cost_per_hour or 0.0) * seconds / 3600.0
+
+    def retrain(self):
+        """Fit a new model on every current label, score it, record a history row.
+
+        Thread-safe: the labels are snapshotted, training runs without holding
+        the session's lock (labeling continues), and the new model replaces the
+        old one only if training succeeded.
+
+        Returns
+        -------
+        dict
+            The history row.
+
+        Raises
+        ------
+        TrainingError
+            If training failed; the previous model stays in use.
+        """
+        with self._train_lock:
+            labeled, y = self._training_snapshot()
+            if len(labeled) == 0:
+                raise ActiveLearnError("retrain() needs at least one label; label items from next_batch() first.")
+            try:
+                model, train_seconds = self._fit(labeled, y)
+            except TrainingError as exc:
+                self.last_error = exc
+                raise
+            accuracy, macro_f1 = self.evaluate(model)
+            query_seconds = self._queue.seconds if self._queue is not None else None
+            seconds = self.labeling_seconds()
+            record = {"model_version": self.model_version + 1, "n_labels": int(len(labeled)),
+                      "n_test": int(self.test_mask.sum()), "accuracy": accuracy, "macro_f1": macro_f1,
+                      "labeling_seconds": seconds, "cost": self.cost(len(labeled), seconds),
+                      "train_seconds": train_seconds, "query_seconds": query_seconds}
+            self.store.add_round(self.project_id, record)
+            with self._lock:
+                self.model = model
+                self.model_version += 1
+                self.last_error = None
+                self._queue = None
+            return record
+
+    def predict_proba(self, item_ids):
+        """Current model's class probabilities for ``item_ids`` (rows follow the ids)."""
+        if self.model is None:
+            raise ActiveLearnError("no model yet: label a few items and call retrain().")
+        pos = self.dataset.positions(item_ids)
+        return predict_proba_full(self.model, self.dataset.X[pos], self.dataset.n_classes)
+
+    # -- simulation ------------------------------------------------------
+    def simulate(self, budget, oracle=None, seconds_per_label=None, progress=False):
+        """Run the loop with an oracle until ``budget`` labels (or the pool runs out).
+
+        Parameters
+        ----------
+        budget : int
+            Total labels to reach (labels already in the store count).
+        oracle : callable, optional
+            ``oracle(item_id) -> class name``; defaults to :class:`Oracle` (true labels).
+        seconds_per_label : float, optional
+            Simulated time per label, for cost curves.
+        progress : bool
+            Show a ``tqdm.auto`` progress bar.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :attr:`history`.
+        """
+        budget = _check_positive_int("budget", budget)
+        oracle = oracle or Oracle(self.dataset)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=budget, initial=min(self.n_labels, budget), desc=f"{self.strategy_name}", unit="label")
+        try:
+            while self.n_labels < budget:
+                ids = self.next_batch(min(self.batch_size, budget - self.n_labels))
+                if not ids:
+                    break
+                for item_id in ids:
+                    # An oracle answers instantly: no human time unless simulated.
+                    self.label(item_id, oracle(item_id), seconds=seconds_per_label or 0.0)
+                self.retrain()
+                if bar is not None:
+                    bar.update(min(self.n_labels, budget) - bar.n)
+                    bar.set_postfix(accuracy=self.history["accuracy"].iloc[-1])
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.history
+
+    def __repr__(self):
+        return (f"Session(dataset={self.dataset.name!r}, strategy={self.strategy_name!r}, "
+                f"n_labels={self.n_labels}, model_version={self.model_version}, store={self.store.url!r})")

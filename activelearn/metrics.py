@@ -1,0 +1,93 @@
+"""Learning curves, cost accounting and label-efficiency summaries.
+
+Pure functions of arrays and DataFrames: no model, no store.
+"""
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["labels_to_target", "accuracy_at", "aulc", "seconds_per_label", "projected_labels_to_target",
+           "wilson_interval"]
+
+
+def _curve(n_labels, accuracy):
+    n = np.asarray(n_labels, dtype=float)
+    a = np.asarray(accuracy, dtype=float)
+    order = np.argsort(n, kind="stable")
+    return n[order], a[order]
+
+
+def labels_to_target(n_labels, accuracy, target=0.95):
+    """The fewest labels at which ``accuracy`` first reaches ``target``; NaN if never."""
+    n, a = _curve(n_labels, accuracy)
+    hit = np.flatnonzero(a >= target)
+    return float(n[hit[0]]) if len(hit) else float("nan")
+
+
+def accuracy_at(n_labels, accuracy, budget):
+    """Accuracy of the last model trained on at most ``budget`` labels.
+
+    NaN before the first model and past the end of the curve (not extrapolated).
+    """
+    n, a = _curve(n_labels, accuracy)
+    if len(n) == 0 or budget > n[-1]:
+        return float("nan")
+    idx = np.searchsorted(n, budget, side="right") - 1
+    return float(a[idx]) if idx >= 0 else float("nan")
+
+
+def aulc(n_labels, accuracy, lo=None, hi=None):
+    """Normalised area under the learning curve between ``lo`` and ``hi`` labels.
+
+    The curve is a step function (a model is used until the next retrain), so
+    the result is the mean accuracy a person would have had over that range;
+    1.0 is perfect.
+    """
+    n, a = _curve(n_labels, accuracy)
+    lo = n[0] if lo is None else float(lo)
+    hi = n[-1] if hi is None else float(hi)
+    if hi <= lo:
+        raise ValueError(f"aulc needs hi > lo, got lo={lo}, hi={hi}.")
+    grid = np.arange(lo, hi + 1.0)
+    idx = np.searchsorted(n, grid, side="right") - 1
+    vals = np.where(idx >= 0, a[np.clip(idx, 0, None)], 0.0)
+    return float(vals.mean())
+
+
+def seconds_per_label(seconds, last=20):
+    """Median seconds per label overall and over the ``last`` labels (NaN without timings)."""
+    s = pd.Series(seconds, dtype=float).dropna()
+    if s.empty:
+        return {"median": float("nan"), f"median_last_{last}": float("nan")}
+    return {"median": float(s.median()), f"median_last_{last}": float(s.iloc[-last:].median())}
+
+
+def projected_labels_to_target(n_labels, accuracy, target):
+    """Labels expected to reach ``target``, by fitting ``err = a * n^-b`` to the curve.
+
+    Returns the measured count when already reached, NaN with fewer than three
+    points or when the error is not falling.
+    """
+    n, a = _curve(n_labels, accuracy)
+    reached = labels_to_target(n, a, target)
+    if np.isfinite(reached):
+        return reached
+    err = 1.0 - a
+    keep = (n > 0) & (err > 0)
+    if keep.sum() < 3:
+        return float("nan")
+    slope, intercept = np.polyfit(np.log(n[keep]), np.log(err[keep]), 1)
+    if slope >= 0:
+        return float("nan")
+    return float(np.ceil(np.exp((np.log(1.0 - target) - intercept) / slope)))
+
+
+def wilson_interval(n_correct, n_total, z=1.96):
+    """Wilson score interval of a proportion (for small audit samples)."""
+    if n_total == 0:
+        return float("nan"), float("nan")
+    p = n_correct / n_total
+    denom = 1 + z * z / n_total
+    centre = (p + z * z / (2 * n_total)) / denom
+    half = z * np.sqrt(p * (1 - p) / n_total + z * z / (4 * n_total * n_total)) / denom
+    return float(centre - half), float(centre + half)

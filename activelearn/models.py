@@ -1,0 +1,220 @@
+"""PyTorch classifiers behind the scikit-learn API (skorch), and the default per dataset.
+
+Models see labels as positions ``0..n_classes-1``; the list of classes is
+fixed up front (skorch's ``classes``), so a model trained before every class
+has a label still returns a probability column for each class.
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from torch import nn
+
+__all__ = ["MLPModule", "CNNModule", "TorchClassifier", "make_mlp", "make_cnn", "default_model",
+           "predict_proba_full", "predict_proba_mc"]
+
+_PREDICT_CHUNK = 65536
+
+
+class MLPModule(nn.Module):
+    """Feature standardisation, one hidden ReLU layer with dropout, and a linear read-out.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+    hidden_units : int
+    dropout : float
+        Dropout before the read-out; also what Monte-Carlo dropout samples.
+    mean, scale : array-like of shape (n_features,), optional
+        Standardisation computed on the whole pool (features only, no labels).
+    """
+
+    def __init__(self, n_features, n_classes, hidden_units=256, dropout=0.3, mean=None, scale=None):
+        super().__init__()
+        mean = np.zeros(n_features) if mean is None else np.asarray(mean)
+        scale = np.ones(n_features) if scale is None else np.asarray(scale)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        self.hidden = nn.Sequential(nn.Linear(n_features, hidden_units), nn.ReLU())
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_units, n_classes)
+
+    def forward(self, X):
+        X = X.reshape(len(X), -1)
+        return self.out(self.dropout(self.hidden((X - self.mean) / self.scale)))
+
+
+class CNNModule(nn.Module):
+    """A small CNN for images of shape (channels, height, width).
+
+    Two 3x3 convolution blocks with batch-free max pooling, global average
+    pooling, dropout and a linear read-out: small enough to train on a laptop
+    CPU in seconds from a few hundred labels.
+    """
+
+    def __init__(self, image_shape, n_classes, channels=32, dropout=0.3):
+        super().__init__()
+        self.image_shape = tuple(image_shape) if len(image_shape) == 3 else (1, *image_shape)
+        c = self.image_shape[0]
+        self.features = nn.Sequential(
+            nn.Conv2d(c, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * channels, n_classes)
+
+    def forward(self, X):
+        X = X.reshape(len(X), *self.image_shape)
+        return self.out(self.dropout(self.features(X).flatten(1)))
+
+
+class TorchClassifier(NeuralNetClassifier):
+    """skorch's classifier with fixed classes, seeded training and a step budget.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module
+    n_classes : int
+        Labels are positions ``0..n_classes-1``; ``classes_`` always has all of them.
+    train_steps : int
+        Gradient steps per ``fit``; the epoch count follows from the number of
+        labels (between ``min_epochs`` and ``max_epochs``), so training time
+        does not explode as labels accumulate.
+    random_state : int
+        Seeds weight initialisation, shuffling and dropout; ``fit`` is repeatable
+        and leaves torch's global random state untouched.
+    **kwargs
+        Passed to :class:`skorch.NeuralNetClassifier` (``module__*``, ``lr`` ...).
+    """
+
+    def __init__(self, module, *args, n_classes=2, train_steps=300, min_epochs=10, random_state=0,
+                 criterion=nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=3e-3, batch_size=64,
+                 max_epochs=200, train_split=None, verbose=0, **kwargs):
+        kwargs.setdefault("classes", list(range(n_classes)))
+        kwargs.setdefault("callbacks__print_log", None)
+        super().__init__(module, *args, criterion=criterion, optimizer=optimizer, lr=lr, batch_size=batch_size,
+                         max_epochs=max_epochs, train_split=train_split, verbose=verbose, **kwargs)
+        self.n_classes = n_classes
+        self.train_steps = train_steps
+        self.min_epochs = min_epochs
+        self.random_state = random_state
+
+    def epochs_for(self, n_samples):
+        """Epochs that give about ``train_steps`` gradient steps on ``n_samples``."""
+        batches = max(1, math.ceil(n_samples / self.batch_size)) if self.batch_size > 0 else 1
+        return int(np.clip(round(self.train_steps / batches), self.min_epochs, self.max_epochs))
+
+    def fit(self, X, y, **fit_params):
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray(y, dtype=np.int64)
+        fit_params.setdefault("epochs", self.epochs_for(len(X)))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.random_state)
+            self.initialize()
+            return self.partial_fit(X, y, **fit_params)
+
+    def predict_proba(self, X):
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) <= _PREDICT_CHUNK:
+            return super().predict_proba(X)
+        return np.concatenate([super(TorchClassifier, self).predict_proba(X[i:i + _PREDICT_CHUNK])
+                               for i in range(0, len(X), _PREDICT_CHUNK)])
+
+    def predict_proba_mc(self, X, n_samples=20, random_state=0, batch_size=4096):
+        """Monte-Carlo dropout: ``n_samples`` stochastic forward passes.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_items, n_classes)
+        """
+        module = self.module_
+        was_training = module.training
+        out = np.empty((n_samples, len(X), self.n_classes), dtype=np.float32)
+        try:
+            module.train()  # dropout on
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(random_state))
+                for start in range(0, len(X), batch_size):
+                    xb = torch.as_tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
+                    for s in range(n_samples):
+                        out[s, start:start + len(xb)] = torch.softmax(module(xb), dim=1).numpy()
+        finally:
+            module.train(was_training)
+        return out
+
+
+def make_mlp(n_features, n_classes, hidden_units=256, dropout=0.3, mean=None, scale=None, random_state=0,
+             **kwargs):
+    """An MLP classifier for feature vectors; see :class:`MLPModule` and :class:`TorchClassifier`."""
+    return TorchClassifier(MLPModule, module__n_features=int(n_features), module__n_classes=int(n_classes),
+                           module__hidden_units=hidden_units, module__dropout=dropout,
+                           module__mean=None if mean is None else np.asarray(mean, dtype=np.float32),
+                           module__scale=None if scale is None else np.asarray(scale, dtype=np.float32),
+                           n_classes=int(n_classes), random_state=random_state, **kwargs)
+
+
+def make_cnn(image_shape, n_classes, channels=32, dropout=0.3, random_state=0, **kwargs):
+    """A small CNN classifier for images of ``image_shape`` ((C, H, W) or (H, W))."""
+    kwargs.setdefault("lr", 3e-3)
+    return TorchClassifier(CNNModule, module__image_shape=tuple(image_shape), module__n_classes=int(n_classes),
+                           module__channels=channels, module__dropout=dropout, n_classes=int(n_classes),
+                           random_state=random_state, **kwargs)
+
+
+def _pool_standardisation(X, max_rows=100_000, random_state=0):
+    rng = np.random.default_rng(random_state)
+    flat = X.reshape(len(X), -1)
+    rows = flat if len(flat) <= max_rows else flat[np.sort(rng.choice(len(flat), max_rows, replace=False))]
+    rows = np.asarray(rows, dtype=np.float64)
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale < 1e-3] = 1.0  # constant features (digits' border pixels)
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def default_model(dataset, random_state=0):
+    """The model :class:`~activelearn.Session` uses when none is given.
+
+    A small CNN for images of at least 16x16 pixels; otherwise an MLP on the
+    features standardised with statistics of the whole pool (features only:
+    no label is looked at).
+    """
+    shape = dataset.image_shape or dataset.X.shape[1:]
+    if dataset.kind == "image" and len(shape) >= 2 and min(shape[-2:]) >= 16:
+        return make_cnn(shape, dataset.n_classes, random_state=random_state)
+    mean, scale = _pool_standardisation(dataset.X, random_state=random_state)
+    return make_mlp(int(np.prod(dataset.X.shape[1:])), dataset.n_classes, mean=mean, scale=scale,
+                    random_state=random_state)
+
+
+def predict_proba_full(model, X, n_classes):
+    """``predict_proba`` with one column per class ``0..n_classes-1``.
+
+    scikit-learn estimators fitted on a subset of the classes return fewer
+    columns; they are placed by ``model.classes_`` and the rest set to 0.
+    """
+    proba = np.asarray(model.predict_proba(X))
+    classes = getattr(model, "classes_", None)
+    if proba.shape[1] == n_classes and (classes is None or np.array_equal(np.asarray(classes), np.arange(n_classes))):
+        return proba
+    full = np.zeros((len(proba), n_classes), dtype=proba.dtype)
+    full[:, np.asarray(classes, dtype=np.int64)] = proba
+    return full
+
+
+def predict_proba_mc(model, X, n_samples=20, random_state=0):
+    """Monte-Carlo dropout probabilities of shape (n_samples, n_items, n_classes).
+
+    Raises
+    ------
+    TypeError
+        If the model has no dropout to sample (not a :class:`TorchClassifier`).
+    """
+    if not hasattr(model, "predict_proba_mc"):
+        raise TypeError(
+            f"{type(model).__name__} has no Monte-Carlo dropout; BALD needs a TorchClassifier "
+            "(activelearn.models.make_mlp or make_cnn)."
+        )
+    return model.predict_proba_mc(X, n_samples=n_samples, random_state=random_state)

@@ -1,0 +1,199 @@
+"""The labeling loop answered by true labels: multi-seed, multi-strategy experiments.
+
+Protocol, identical for every strategy: each seed draws its own stratified
+held-out test split and its own random initial labeled set from the pool; all
+strategies of that seed share both. The test set is never queried, never
+trained on, never used to choose anything.
+"""
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+import multiprocessing as mp
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .loop import Oracle, Session
+from .metrics import accuracy_at, aulc, labels_to_target
+
+__all__ = ["simulate", "run_one", "summarize", "initial_ids", "RESULT_COLUMNS"]
+
+RESULT_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "macro_f1", "cost", "train_seconds",
+                  "query_seconds"]
+
+
+def initial_ids(session, initial_size, seed):
+    """The random initial labeled set of a seed: ``initial_size`` pool items, shared by all strategies."""
+    pool = np.flatnonzero(session.pool_mask())
+    rng = np.random.default_rng([seed, 7919])
+    picked = np.sort(rng.choice(pool, size=min(initial_size, len(pool)), replace=False))
+    return [session.dataset.item_id(p) for p in picked]
+
+
+def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, model=None, test_size=0.3,
+            seconds_per_label=None, cost_per_hour=None, cost_per_label=None, strategy_params=None):
+    """One learning curve: a fresh in-memory session, the initial set, then the loop to ``budget``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RESULT_COLUMNS`, one row per retrain.
+    """
+    session = Session(dataset, model=model, strategy=strategy, store=":memory:", batch_size=batch_size,
+                      test_size=test_size, random_state=seed, cost_per_hour=cost_per_hour,
+                      cost_per_label=cost_per_label, strategy_params=strategy_params)
+    oracle = Oracle(dataset)
+    if initial_size:
+        for item_id in initial_ids(session, initial_size, seed):
+            session.label(item_id, oracle(item_id), seconds=seconds_per_label)
+        session.retrain()
+    history = session.simulate(budget, oracle=oracle, seconds_per_label=seconds_per_label)
+    out = history.assign(strategy=strategy if isinstance(strategy, str) else session.strategy_name, seed=seed,
+                         round=np.arange(len(history)))
+    session.store.close()
+    return out[RESULT_COLUMNS]
+
+
+def _worker_init(n_threads):
+    from ._threads import set_thread_limits
+
+    set_thread_limits(n_threads)
+
+
+def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batch_size=10, initial_size=10,
+             model=None, test_size=0.3, n_jobs=None, progress=True, seconds_per_label=None, cost_per_hour=None,
+             cost_per_label=None, strategy_params=None):
+    """Run every strategy on every seed, in parallel processes, with a progress bar.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs true labels.
+    strategies : sequence of str
+    seeds : int or sequence of int
+        ``5`` means seeds 0..4.
+    budget, batch_size, initial_size : int
+    model : estimator, optional
+        Default: :func:`~activelearn.models.default_model` per seed.
+    test_size : float
+    n_jobs : int, optional
+        Worker processes (default: the CPU count); each uses one thread.
+    progress : bool
+        ``tqdm.auto`` bar over runs.
+    seconds_per_label, cost_per_hour, cost_per_label : float, optional
+        Simulated labeling time and rates, for the ``cost`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: :data:`RESULT_COLUMNS`, one row per strategy, seed and retrain.
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    strategies = [strategies] if isinstance(strategies, str) else list(strategies)
+    jobs = [(s, seed) for seed in seeds for s in strategies]
+    kwargs = dict(budget=budget, batch_size=batch_size, initial_size=initial_size, model=model,
+                  test_size=test_size, seconds_per_label=seconds_per_label, cost_per_hour=cost_per_hour,
+                  cost_per_label=cost_per_label, strategy_params=strategy_params)
+    n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(jobs), desc="simulate", unit="run")
+    frames = []
+    try:
+        if n_jobs <= 1:
+            for strategy, seed in jobs:
+                frames.append(run_one(dataset, strategy, seed, **kwargs))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_worker_init, initargs=(1,)) as ex:
+                futures = [ex.submit(run_one, dataset, strategy, seed, **kwargs) for strategy, seed in jobs]
+                for fut in as_completed(futures):
+                    frames.append(fut.result())
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    order = {s: i for i, s in enumerate(strategies)}
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["strategy", "seed", "round"], key=lambda c: c.map(order) if c.name == "strategy" else c)
+    return out.reset_index(drop=True)
+
+
+def _per_seed(results, target, budgets, lo, hi):
+    rows = []
+    for (strategy, seed), g in results.groupby(["strategy", "seed"], sort=False):
+        n, a = g["n_labels"].to_numpy(), g["accuracy"].to_numpy()
+        row = {"strategy": strategy, "seed": seed, "labels_to_target": labels_to_target(n, a, target),
+               "aulc": aulc(n, a, lo, min(hi, n.max())),
+               "cost_to_target": float("nan")}
+        hit = np.flatnonzero(a >= target)
+        if len(hit) and g["cost"].notna().any():
+            row["cost_to_target"] = float(g["cost"].to_numpy()[hit[0]])
+        for b in budgets:
+            row[f"accuracy_at_{b}"] = accuracy_at(n, a, b)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize(results, target=0.95, budgets=(50, 100, 200, 300), baseline="random", aulc_range=(10, 300)):
+    """Label efficiency per strategy, with spread over seeds.
+
+    Parameters
+    ----------
+    results : DataFrame
+        From :func:`simulate`.
+    target : float
+        Test accuracy to reach.
+    budgets : sequence of int
+        Label counts at which accuracy is reported.
+    baseline : str
+        The strategy savings are measured against.
+    aulc_range : (int, int)
+        Label range of the normalised area under the learning curve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per strategy: ``labels_to_target_median``, ``_q25``, ``_q75``,
+        ``seeds_reached``, ``n_seeds``, ``aulc_mean``, ``aulc_std``,
+        ``accuracy_at_<b>_mean`` / ``_std``, ``labels_saved_pct`` and
+        ``cost_saved_pct`` against ``baseline``, and ``p_value`` of a paired
+        Wilcoxon signed-rank test of per-seed AULC against the baseline.
+        Unreached seeds count as ``inf`` labels in the median (so a median
+        is ``inf`` when fewer than half the seeds reached the target).
+    """
+    per_seed = _per_seed(results, target, budgets, *aulc_range)
+    base = per_seed[per_seed["strategy"] == baseline].set_index("seed")
+    rows = []
+    for strategy, g in per_seed.groupby("strategy", sort=False):
+        ltt = g["labels_to_target"].fillna(np.inf).to_numpy()
+        row = {"strategy": strategy, "n_seeds": len(g), "seeds_reached": int(np.isfinite(ltt).sum()),
+               "labels_to_target_median": float(np.median(ltt)),
+               "labels_to_target_q25": float(np.quantile(ltt, 0.25, method="lower")),
+               "labels_to_target_q75": float(np.quantile(ltt, 0.75, method="higher")),
+               "aulc_mean": float(g["aulc"].mean()), "aulc_std": float(g["aulc"].std(ddof=0))}
+        for b in budgets:
+            row[f"accuracy_at_{b}_mean"] = float(g[f"accuracy_at_{b}"].mean())
+            row[f"accuracy_at_{b}_std"] = float(g[f"accuracy_at_{b}"].std(ddof=0))
+        row["labels_saved_pct"] = float("nan")
+        row["cost_saved_pct"] = float("nan")
+        row["p_value"] = float("nan")
+        if len(base) and strategy != baseline:
+            b_ltt = np.median(base["labels_to_target"].fillna(np.inf))
+            if np.isfinite(b_ltt) and np.isfinite(row["labels_to_target_median"]):
+                row["labels_saved_pct"] = 100.0 * (b_ltt - row["labels_to_target_median"]) / b_ltt
+            b_cost = base["cost_to_target"].median()
+            s_cost = g["cost_to_target"].median()
+            if np.isfinite(b_cost) and np.isfinite(s_cost) and b_cost > 0:
+                row["cost_saved_pct"] = 100.0 * (b_cost - s_cost) / b_cost
+            paired = g.set_index("seed")["aulc"].align(base["aulc"], join="inner")
+            diff = paired[0] - paired[1]
+            if len(diff) >= 2 and np.any(diff != 0):
+                row["p_value"] = float(stats.wilcoxon(paired[0], paired[1]).pvalue)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,265 @@
+"""Query strategies as pure functions, and a registry by name.
+
+Every strategy has one signature::
+
+    strategy(classifier, X_pool, n_instances, random_state=None, **context) -> positions
+
+and returns distinct integer positions into ``X_pool``, best first. ``context``
+carries what some strategies need beyond the pool (``X_labeled``,
+``y_labeled``, ``n_classes``); strategies ignore what they do not use. The
+loop maps positions back to stable item ids.
+
+Scoring is modAL's (``modAL.uncertainty``, ``modAL.density``,
+``modAL.disagreement``, ``modAL.batch``); selection is done here with a
+partial sort and a seeded tie-break, never the global ``np.random``.
+"""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import pairwise_distances_argmin_min
+from sklearn.utils import check_random_state
+
+from ._compat import patch_modal
+from .exceptions import UnknownStrategyError
+from .models import predict_proba_full, predict_proba_mc
+
+patch_modal()
+from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty  # noqa: E402
+
+__all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
+           "margin", "entropy", "ranked_batch", "committee", "density", "bald", "kcenter", "kmeans",
+           "uncertainty_scores"]
+
+STRATEGIES = {}
+#: Strategies that need no fitted model (usable for a cold start).
+MODEL_FREE = set()
+
+
+def register(name, model_free=False):
+    """Decorator that adds a strategy to :data:`STRATEGIES` under ``name``."""
+    def deco(func):
+        STRATEGIES[name] = func
+        if model_free:
+            MODEL_FREE.add(name)
+        func.strategy_name = name
+        return func
+    return deco
+
+
+def get_strategy(name_or_func):
+    """The strategy function for a registered name (or the callable itself).
+
+    Raises
+    ------
+    UnknownStrategyError
+        If ``name_or_func`` is a name that is not registered.
+    """
+    if callable(name_or_func):
+        return name_or_func
+    try:
+        return STRATEGIES[name_or_func]
+    except KeyError:
+        raise UnknownStrategyError(
+            f"unknown query strategy {name_or_func!r}; choose one of {sorted(STRATEGIES)} "
+            "or pass a function (classifier, X_pool, n_instances, random_state) -> positions."
+        ) from None
+
+
+def select_top(scores, n_instances, random_state=None):
+    """Positions of the ``n_instances`` largest scores, best first; ties broken at random.
+
+    A partial sort (``argpartition``) keeps this linear in the pool size.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = min(int(n_instances), len(scores))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    rng = check_random_state(random_state)
+    jitter = rng.random(len(scores)) * 1e-12 * (1.0 + np.abs(scores).max())
+    noisy = scores + jitter
+    top = np.argpartition(-noisy, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return top[np.argsort(-noisy[top], kind="stable")].astype(np.int64)
+
+
+def _proba(classifier, X_pool, n_classes=None, **_):
+    n_classes = n_classes or len(getattr(classifier, "classes_", [])) or None
+    if n_classes is None:
+        return np.asarray(classifier.predict_proba(X_pool))
+    return predict_proba_full(classifier, X_pool, n_classes)
+
+
+_SCORERS = {"least_confident": _proba_uncertainty, "margin": lambda p: -_proba_margin(p),
+            "entropy": _proba_entropy}
+
+
+def uncertainty_scores(proba, kind="margin"):
+    """Higher = more uncertain, from modAL's scoring of a probability matrix."""
+    return np.asarray(_SCORERS[kind](proba), dtype=np.float64)
+
+
+@register("random", model_free=True)
+def random_sampling(classifier, X_pool, n_instances, random_state=None, **context):
+    """Uniform random positions: the baseline every other strategy is measured against."""
+    rng = check_random_state(random_state)
+    n = min(int(n_instances), len(X_pool))
+    return rng.choice(len(X_pool), size=n, replace=False).astype(np.int64)
+
+
+@register("least_confident")
+def least_confident(classifier, X_pool, n_instances, random_state=None, **context):
+    """Lowest top-class probability (modAL ``classifier_uncertainty``)."""
+    return select_top(uncertainty_scores(_proba(classifier, X_pool, **context), "least_confident"),
+                      n_instances, random_state)
+
+
+@register("margin")
+def margin(classifier, X_pool, n_instances, random_state=None, **context):
+    """Smallest gap between the two most probable classes (modAL ``classifier_margin``)."""
+    return select_top(uncertainty_scores(_proba(classifier, X_pool, **context), "margin"),
+                      n_instances, random_state)
+
+
+@register("entropy")
+def entropy(classifier, X_pool, n_instances, random_state=None, **context):
+    """Highest entropy of the predicted class distribution (modAL ``classifier_entropy``)."""
+    return select_top(uncertainty_scores(_proba(classifier, X_pool, **context), "entropy"),
+                      n_instances, random_state)
+
+
+class _LearnerView:
+    """The two attributes modAL's ranked batch reads from a learner."""
+
+    on_transformed = False
+
+    def __init__(self, X_training):
+        self.X_training = X_training
+
+
+@register("ranked_batch")
+def ranked_batch(classifier, X_pool, n_instances, random_state=None, X_labeled=None, **context):
+    """modAL's ranked batch mode (Cardoso et al. 2017): uncertain and far from labeled items.
+
+    Uses ``modAL.batch.ranked_batch`` unchanged; it is quadratic in the pool on
+    a cold start and slow on large pools (see ``diverse_batch`` for scale).
+    """
+    from modAL.batch import ranked_batch as modal_ranked_batch
+
+    unc = uncertainty_scores(_proba(classifier, X_pool, **context), "least_confident")
+    X_pool = np.asarray(X_pool).reshape(len(X_pool), -1)
+    X_lab = None if X_labeled is None or len(X_labeled) == 0 else np.asarray(X_labeled).reshape(len(X_labeled), -1)
+    n = min(int(n_instances), len(X_pool))
+    return np.asarray(modal_ranked_batch(_LearnerView(X_lab), X_pool, unc, n, metric="euclidean", n_jobs=None),
+                      dtype=np.int64)
+
+
+@register("committee")
+def committee(classifier, X_pool, n_instances, random_state=None, X_labeled=None, y_labeled=None,
+              n_members=3, **context):
+    """Query by committee with vote entropy (modAL ``Committee`` + ``vote_entropy``).
+
+    The committee is ``n_members`` clones of ``classifier``, each trained on a
+    bootstrap sample of the labeled items with its own seed.
+    """
+    from modAL.disagreement import vote_entropy
+    from modAL.models import ActiveLearner, Committee
+
+    if X_labeled is None or y_labeled is None or len(X_labeled) == 0:
+        raise ValueError("committee needs the labeled items (X_labeled, y_labeled) in its context.")
+    rng = check_random_state(random_state)
+    X_labeled = np.asarray(X_labeled)
+    y_labeled = np.asarray(y_labeled)
+    learners = []
+    for m in range(n_members):
+        est = clone(classifier)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=int(rng.randint(2**31 - 1)))
+        boot = rng.randint(0, len(X_labeled), len(X_labeled))
+        learners.append(ActiveLearner(estimator=est, X_training=X_labeled[boot], y_training=y_labeled[boot]))
+    comm = Committee(learner_list=learners)
+    return select_top(vote_entropy(comm, X_pool), n_instances, random_state=rng)
+
+
+def _density_scores(X_pool, random_state=None, max_exact=4096, n_reference=2048, chunk=8192):
+    """modAL's information density; estimated against a random reference sample for large pools."""
+    from modAL.density import information_density
+    from sklearn.metrics import pairwise_distances
+
+    X = np.asarray(X_pool).reshape(len(X_pool), -1)
+    if len(X) <= max_exact:
+        return information_density(X, metric="euclidean")
+    rng = check_random_state(random_state)
+    ref = X[rng.choice(len(X), n_reference, replace=False)]
+    return np.concatenate([(1.0 / (1.0 + pairwise_distances(X[i:i + chunk], ref))).mean(axis=1)
+                           for i in range(0, len(X), chunk)])
+
+
+@register("density")
+def density(classifier, X_pool, n_instances, random_state=None, beta=1.0, **context):
+    """Information density (Settles & Craven 2008): entropy x (mean similarity to the pool)^beta."""
+    unc = uncertainty_scores(_proba(classifier, X_pool, **context), "entropy")
+    return select_top(unc * _density_scores(X_pool, random_state) ** beta, n_instances, random_state)
+
+
+def bald_scores(proba_mc):
+    """Mutual information between prediction and weights from MC samples (n_samples, n, C)."""
+    eps = 1e-12
+    mean = proba_mc.mean(axis=0)
+    h_mean = -(mean * np.log(mean + eps)).sum(axis=1)
+    mean_h = -(proba_mc * np.log(proba_mc + eps)).sum(axis=2).mean(axis=0)
+    return h_mean - mean_h
+
+
+@register("bald")
+def bald(classifier, X_pool, n_instances, random_state=None, n_samples=20, **context):
+    """BALD (Houlsby et al. 2011) with Monte-Carlo dropout (Gal et al. 2017)."""
+    rng = check_random_state(random_state)
+    proba_mc = predict_proba_mc(classifier, X_pool, n_samples=n_samples,
+                                random_state=int(rng.randint(2**31 - 1)))
+    return select_top(bald_scores(proba_mc), n_instances, rng)
+
+
+@register("kcenter", model_free=True)
+def kcenter(classifier, X_pool, n_instances, random_state=None, X_labeled=None, **context):
+    """k-center greedy (Sener & Savarese 2018): each pick is the item farthest from all chosen and labeled.
+
+    With nothing labeled, the first pick is the item nearest the pool mean. Linear
+    in the pool per pick; needs no model, so it serves for a cold start.
+    """
+    X = np.asarray(X_pool, dtype=np.float32).reshape(len(X_pool), -1)
+    n = min(int(n_instances), len(X))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    if X_labeled is not None and len(X_labeled):
+        lab = np.asarray(X_labeled, dtype=np.float32).reshape(len(X_labeled), -1)
+        _, min_dist = pairwise_distances_argmin_min(X, lab)
+        chosen = []
+    else:
+        first = int(np.argmin(((X - X.mean(axis=0)) ** 2).sum(axis=1)))
+        min_dist = np.sqrt(((X - X[first]) ** 2).sum(axis=1))
+        chosen = [first]
+    min_dist = min_dist.astype(np.float64)
+    rng = check_random_state(random_state)
+    while len(chosen) < n:
+        nxt = int(select_top(min_dist, 1, rng)[0])
+        chosen.append(nxt)
+        min_dist = np.minimum(min_dist, np.sqrt(((X - X[nxt]) ** 2).sum(axis=1)))
+    return np.asarray(chosen, dtype=np.int64)
+
+
+@register("kmeans", model_free=True)
+def kmeans(classifier, X_pool, n_instances, random_state=None, **context):
+    """The item nearest each of ``n_instances`` k-means centres: representative, spread out."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    X = np.asarray(X_pool, dtype=np.float32).reshape(len(X_pool), -1)
+    n = min(int(n_instances), len(X))
+    rs = check_random_state(random_state).randint(2**31 - 1)
+    km = (KMeans(n, n_init=3, random_state=rs) if len(X) <= 20000
+          else MiniBatchKMeans(n, n_init=3, random_state=rs, batch_size=4096)).fit(X)
+    nearest, _ = pairwise_distances_argmin_min(km.cluster_centers_, X)
+    # Two centres can share a nearest item; fill up with the next-nearest distinct ones.
+    picked = list(dict.fromkeys(nearest.tolist()))
+    if len(picked) < n:
+        rest = np.setdiff1d(np.arange(len(X)), picked)
+        picked += rest[select_top(-km.transform(X[rest]).min(axis=1), n - len(picked), rs)].tolist()
+    return np.asarray(picked[:n], dtype=np.int64)

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+
+import activelearn as al
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return al.load_digits()
+
+
+@pytest.fixture
+def blobs():
+    """120 items in 3 well-separated classes, string ids, names as labels."""
+    X, y = make_blobs(n_samples=120, centers=3, n_features=4, cluster_std=1.0, random_state=0)
+    classes = ["ant", "bee", "cat"]
+    return al.from_arrays(X, y=[classes[i] for i in y], classes=classes,
+                          ids=[f"item-{i:03d}" for i in range(len(X))], name="blobs")
+
+
+@pytest.fixture
+def fast_model():
+    """A quick scikit-learn model for tests of the loop's mechanics."""
+    return LogisticRegression(max_iter=200)
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    return tmp_path / "labels.db"
+
+
+@pytest.fixture
+def session_factory(blobs, fast_model, store_path):
+    def make(dataset=None, **kwargs):
+        params = dict(model=fast_model, store=store_path, batch_size=5, random_state=0)
+        params.update(kwargs)
+        return al.Session(blobs if dataset is None else dataset, **params)
+    return make
+
+
+def true_label(dataset, item_id):
+    return dataset.classes[dataset.y[dataset.position(item_id)]]

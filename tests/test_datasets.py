@@ -1,0 +1,101 @@
+import io
+
+import numpy as np
+import pytest
+
+import activelearn as al
+from activelearn.datasets import MISSING
+
+
+def test_load_digits_shapes_and_classes(digits):
+    assert digits.X.shape == (1797, 64) and digits.X.dtype == np.float32
+    assert digits.classes == [str(i) for i in range(10)]
+    assert 0.0 <= digits.X.min() and digits.X.max() <= 1.0
+    assert np.bincount(digits.y).min() > 170
+
+
+def test_load_digits_renders_png_of_the_item(digits):
+    from PIL import Image
+
+    png = digits.render(5)
+    img = Image.open(io.BytesIO(png))
+    assert img.size == (8, 8)
+    pixels = np.asarray(img, dtype=float)
+    assert np.corrcoef(pixels.ravel(), digits.X[5])[0, 1] > 0.99
+
+
+def test_from_arrays_accepts_names_and_positions():
+    X = np.arange(12, dtype=float).reshape(6, 2)
+    by_name = al.from_arrays(X, y=["b", "a", "b", None, "a", "b"], classes=["a", "b"])
+    by_pos = al.from_arrays(X, y=[1, 0, 1, -1, 0, 1], classes=["a", "b"])
+    np.testing.assert_array_equal(by_name.y, [1, 0, 1, MISSING, 0, 1])
+    np.testing.assert_array_equal(by_pos.y, by_name.y)
+
+
+def test_from_arrays_infers_classes_from_y():
+    ds = al.from_arrays(np.zeros((4, 1)), y=["dog", "cat", "dog", "cat"])
+    assert ds.classes == ["cat", "dog"]
+
+
+def test_table_render_is_a_dict_with_feature_names():
+    ds = al.load_wine()
+    row = ds.render(0)
+    assert list(row)[:2] == ["alcohol", "malic_acid"] and row["alcohol"] == pytest.approx(14.23)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_features_are_refused_with_row(bad):
+    X = np.ones((10, 3))
+    X[7, 1] = bad
+    with pytest.raises(al.InvalidDataError, match=r"NaN or infinite.*\[7\]"):
+        al.from_arrays(X, classes=["a", "b"])
+
+
+def test_length_mismatch_is_refused():
+    with pytest.raises(al.InvalidDataError, match="X has 5 items but y has 4"):
+        al.from_arrays(np.ones((5, 2)), y=["a", "b", "a", "b"])
+
+
+def test_label_outside_classes_is_refused():
+    with pytest.raises(al.UnknownLabelError, match=r"row 2 = 'zebra'"):
+        al.from_arrays(np.ones((3, 2)), y=["a", "b", "zebra"], classes=["a", "b"])
+
+
+def test_duplicate_ids_are_refused():
+    with pytest.raises(al.InvalidDataError, match="unique"):
+        al.from_arrays(np.ones((3, 2)), classes=["a", "b"], ids=["x", "y", "x"])
+
+
+def test_unlabeled_pool_needs_class_names():
+    with pytest.raises(al.InvalidDataError, match="classes="):
+        al.from_arrays(np.ones((3, 2)))
+
+
+def test_unknown_item_id_is_refused(blobs):
+    with pytest.raises(al.UnknownItemError, match="nope"):
+        blobs.position("nope")
+
+
+def test_integer_ids_accept_their_string_form(digits):
+    assert digits.position("17") == 17
+
+
+def test_fingerprint_changes_with_data(blobs):
+    other = al.from_arrays(blobs.X + 1, y=blobs.y, classes=blobs.classes, ids=blobs.ids)
+    assert blobs.fingerprint() != other.fingerprint()
+    same = al.from_arrays(blobs.X.copy(), y=blobs.y, classes=blobs.classes, ids=blobs.ids)
+    assert blobs.fingerprint() == same.fingerprint()
+
+
+def test_save_and_load_roundtrip(tmp_path, blobs):
+    path = blobs.save(tmp_path / "blobs.npz")
+    back = al.load_dataset(str(path))
+    np.testing.assert_array_equal(back.X, blobs.X)
+    np.testing.assert_array_equal(back.y, blobs.y)
+    assert back.ids.tolist() == blobs.ids.tolist() and back.classes == blobs.classes
+    assert back.fingerprint() == blobs.fingerprint()
+
+
+def test_load_dataset_unknown_name():
+    with pytest.raises(al.InvalidDataError, match="digits, wine, iris"):
+        al.load_dataset("mnist-from-the-internet")

@@ -1,0 +1,270 @@
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import activelearn as al
+from activelearn.loop import HISTORY_COLUMNS
+from conftest import true_label
+
+
+def label_batch(session, ids=None):
+    ids = session.next_batch() if ids is None else ids
+    for item_id in ids:
+        session.label(item_id, true_label(session.dataset, item_id))
+    return ids
+
+
+def test_test_set_is_stratified_and_never_queried(session_factory, blobs):
+    s = session_factory(test_size=0.25)
+    test = set(s.test_ids)
+    assert len(test) == 30
+    counts = pd.Series([true_label(blobs, i) for i in test]).value_counts()
+    assert counts.tolist() == [10, 10, 10]
+    seen = set()
+    while True:
+        ids = s.next_batch()
+        if not ids:
+            break
+        assert not (set(ids) & test)
+        seen |= set(ids)
+        label_batch(s, ids)
+        s.retrain()
+    assert len(seen) == 90 and seen.isdisjoint(test)
+
+
+def test_next_batch_is_stable_until_something_changes(session_factory):
+    s = session_factory()
+    first = s.next_batch()
+    assert s.next_batch() == first
+    s.label(first[0], true_label(s.dataset, first[0]))
+    assert s.next_batch()[:4] == first[1:]
+
+
+def test_cold_start_then_model_strategy(session_factory):
+    s = session_factory(strategy="margin")
+    s.next_batch()
+    assert s.last_query.strategy == "kmeans"  # no labels yet: model-free
+    label_batch(s)
+    s.retrain()
+    s.next_batch()
+    assert s.last_query.strategy == "margin" and s.last_query.model_version == 1
+
+
+def test_one_class_labeled_does_not_crash(session_factory, blobs):
+    s = session_factory()
+    ant = [i for i in blobs.ids if true_label(blobs, i) == "ant" and i not in set(s.test_ids)][:3]
+    for i in ant:
+        s.label(i, "ant")
+    row = s.retrain()
+    assert row["n_labels"] == 3 and 0.0 < row["accuracy"] < 0.5
+    ids = s.next_batch()
+    assert len(ids) == 5 and s.last_query.strategy == "kmeans"  # still a cold start
+
+
+def test_history_columns_and_cost(session_factory):
+    s = session_factory(cost_per_label=0.1, cost_per_hour=36.0)
+    ids = s.next_batch()
+    for item_id in ids:
+        s.label(item_id, true_label(s.dataset, item_id), seconds=10.0)
+    s.retrain()
+    h = s.history
+    assert list(h.columns) == HISTORY_COLUMNS
+    row = h.iloc[-1]
+    assert row.n_labels == 5 and row.labeling_seconds == 50.0
+    assert row.cost == pytest.approx(5 * 0.1 + 36.0 * 50 / 3600)
+    assert row.model_version == 1 and row.n_test == 30 and 0 <= row.accuracy <= 1
+
+
+def test_labels_dataframe(session_factory):
+    s = session_factory(annotator="ada")
+    ids = label_batch(s)
+    df = s.labels()
+    assert list(df.columns) == ["item_id", "label", "annotator", "labeled_at", "seconds"]
+    assert df["item_id"].tolist() == ids and set(df["annotator"]) == {"ada"}
+    assert str(df["labeled_at"].dtype).startswith("datetime64") and (df["seconds"] >= 0).all()
+
+
+def test_resume_same_labels_history_and_nothing_asked_twice(session_factory, store_path):
+    s = session_factory()
+    asked = set(label_batch(s))
+    s.retrain()
+    asked |= set(label_batch(s))
+    s.retrain()
+    history = s.history
+    s.store.close()
+    del s
+
+    again = session_factory()  # same store: a re-run cell or a restarted kernel
+    assert again.n_labels == 10 and again.model_version == 2
+    pd.testing.assert_frame_equal(again.history, history)
+    nxt = again.next_batch()
+    assert asked.isdisjoint(nxt)
+    assert again.model is not None  # rebuilt from the stored labels
+    events = again.store.events(again.project_id)
+    assert (events["kind"] == "labeled").sum() == 10  # nothing duplicated by reopening
+
+
+def test_undo_is_durable_and_offers_the_item_again(session_factory):
+    s = session_factory()
+    ids = label_batch(s)
+    undone = s.undo()
+    assert undone["item_id"] == ids[-1]
+    assert s.n_labels == 4 and s.next_batch()[0] == ids[-1]
+    s.store.close()
+    assert session_factory().n_labels == 4
+
+
+def test_undo_with_nothing_to_undo(session_factory):
+    assert session_factory().undo() is None
+
+
+def test_skip_moves_on_and_comes_back_last(session_factory):
+    s = session_factory(test_size=0.0)
+    first = s.next_batch()
+    s.skip(first[0])
+    assert first[0] not in s.next_batch()
+    while True:  # label everything else
+        ids = [i for i in s.next_batch(20) if i != first[0]]
+        if not ids:
+            break
+        label_batch(s, ids)
+    assert s.next_batch() == [first[0]]
+
+
+def test_exhausted_pool_returns_empty_list(session_factory, blobs):
+    s = session_factory(test_size=0.5)
+    for item_id in blobs.ids:
+        if item_id not in set(s.test_ids):
+            s.label(item_id, true_label(blobs, item_id))
+    assert s.next_batch() == []
+
+
+def test_bad_labels_cost_nothing(session_factory):
+    s = session_factory()
+    ids = label_batch(s)
+    with pytest.raises(al.UnknownLabelError, match="'dog' is not one of the classes"):
+        s.label(s.next_batch()[0], "dog")
+    with pytest.raises(al.UnknownItemError, match="nope"):
+        s.label("nope", "ant")
+    with pytest.raises(al.TestItemError, match="held-out test set"):
+        s.label(s.test_ids[0], "ant")
+    with pytest.raises(al.AlreadyLabeledError, match="already labeled"):
+        s.label(ids[0], "cat" if true_label(s.dataset, ids[0]) != "cat" else "ant")
+    assert s.labels()["item_id"].tolist() == ids  # every earlier label intact
+
+
+def test_overwrite_replaces_a_label(session_factory):
+    s = session_factory()
+    ids = label_batch(s)
+    s.label(ids[0], "cat", overwrite=True)
+    labels = s.labels().set_index("item_id")["label"]
+    assert labels[ids[0]] == "cat" and len(labels) == 5
+
+
+def test_unknown_strategy_and_bad_parameters(blobs, store_path):
+    with pytest.raises(al.UnknownStrategyError):
+        al.Session(blobs, strategy="psychic", store=store_path)
+    with pytest.raises(al.InvalidDataError, match="batch_size"):
+        al.Session(blobs, batch_size=0, store=store_path)
+    with pytest.raises(al.InvalidDataError, match="test_size"):
+        al.Session(blobs, test_size=1.5, store=store_path)
+
+
+def test_store_from_another_dataset_is_refused(session_factory, digits):
+    session_factory()
+    with pytest.raises(al.StoreMismatchError):
+        session_factory(dataset=al.from_arrays(digits.X[:120, :4], y=digits.y[:120] % 3,
+                                               classes=["ant", "bee", "cat"], name="blobs"))
+
+
+@pytest.mark.parametrize("bad", ["duplicates", "out_of_range", "floats"])
+def test_misbehaving_strategy_is_caught(session_factory, bad):
+    def strategy(classifier, X_pool, n_instances, random_state=None, **_):
+        return {"duplicates": np.array([0, 0, 1]), "out_of_range": np.array([0, len(X_pool)]),
+                "floats": np.array([0.5, 1.5])}[bad]
+
+    s = session_factory(strategy=strategy)
+    label_batch(s)
+    s.retrain()
+    with pytest.raises(al.StrategyError):
+        s.next_batch()
+
+
+def test_failed_training_keeps_model_and_labels(session_factory):
+    class Flaky:
+        fail = False
+
+        def get_params(self, deep=True):
+            return {}
+
+        def fit(self, X, y):
+            if Flaky.fail:
+                raise RuntimeError("GPU on fire")
+            from sklearn.linear_model import LogisticRegression
+            self._m = LogisticRegression().fit(X, y)
+            self.classes_ = self._m.classes_
+            return self
+
+        def predict_proba(self, X):
+            return self._m.predict_proba(X)
+
+    s = session_factory(model=Flaky())
+    label_batch(s)
+    s.retrain()
+    model = s.model
+    Flaky.fail = True
+    label_batch(s)
+    with pytest.raises(al.TrainingError, match="GPU on fire.*version 1.*every label"):
+        s.retrain()
+    assert s.model is model and s.model_version == 1 and s.n_labels == 10
+    assert isinstance(s.last_error, al.TrainingError)
+
+
+def test_no_true_labels_means_no_accuracy(store_path, fast_model, blobs):
+    pool = al.from_arrays(blobs.X, classes=blobs.classes, ids=blobs.ids, name="unlabeled")
+    s = al.Session(pool, model=fast_model, store=store_path, batch_size=6)
+    assert s.test_ids == []
+    for item_id in s.next_batch():
+        s.label(item_id, true_label(blobs, item_id))
+    row = s.retrain()
+    assert row["accuracy"] is None and row["n_test"] == 0
+    assert np.isnan(s.history["accuracy"].iloc[0])
+
+
+def test_labeling_while_retraining_in_another_thread(session_factory):
+    s = session_factory()
+    label_batch(s)
+    s.retrain()
+    done = threading.Event()
+
+    def train():
+        for _ in range(5):
+            s.retrain()
+        done.set()
+
+    t = threading.Thread(target=train)
+    t.start()
+    labeled = 0
+    while labeled < 30:
+        ids = s.next_batch()
+        label_batch(s, ids)
+        labeled += len(ids)
+    t.join()
+    assert done.is_set() and s.n_labels == 35
+    assert len(s.labels()) == 35 and s.labels()["item_id"].is_unique
+
+
+def test_simulate_reaches_budget_and_is_repeatable(blobs, fast_model, tmp_path):
+    h1 = al.Session(blobs, model=fast_model, store=tmp_path / "a.db", batch_size=5).simulate(30)
+    h2 = al.Session(blobs, model=fast_model, store=tmp_path / "b.db", batch_size=5).simulate(30)
+    assert h1["n_labels"].tolist() == [5, 10, 15, 20, 25, 30]
+    pd.testing.assert_frame_equal(h1.drop(columns=["train_seconds", "query_seconds"]),
+                                  h2.drop(columns=["train_seconds", "query_seconds"]))
+
+
+def test_default_model_session_on_digits_just_works(digits, tmp_path):
+    s = al.Session(digits, store=tmp_path / "d.db")
+    h = s.simulate(40)
+    assert h["n_labels"].iloc[-1] == 40 and h["accuracy"].iloc[-1] > 0.6

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+import activelearn as al
+from activelearn.simulate import RESULT_COLUMNS, initial_ids, run_one, simulate, summarize
+
+
+def test_results_are_tidy_and_strategies_share_splits(blobs):
+    r = simulate(blobs, ["random", "margin"], seeds=[0, 1], budget=30, batch_size=5, initial_size=5,
+                 model=__import__("sklearn.linear_model").linear_model.LogisticRegression(max_iter=200),
+                 n_jobs=1, progress=False)
+    assert list(r.columns) == RESULT_COLUMNS
+    assert set(r["strategy"]) == {"random", "margin"} and set(r["seed"]) == {0, 1}
+    first = r[r["round"] == 0].set_index(["seed", "strategy"])["accuracy"].unstack()
+    # round 0 is the shared random initial set: identical model input, identical accuracy
+    np.testing.assert_allclose(first["random"], first["margin"])
+
+
+def test_same_seed_same_curve(digits):
+    a = run_one(digits, "margin", seed=2, budget=40, batch_size=10)
+    b = run_one(digits, "margin", seed=2, budget=40, batch_size=10)
+    np.testing.assert_array_equal(a["accuracy"], b["accuracy"])
+    c = run_one(digits, "margin", seed=3, budget=40, batch_size=10)
+    assert not np.array_equal(a["accuracy"], c["accuracy"])
+
+
+def test_test_set_is_disjoint_from_everything_queried(digits):
+    s = al.Session(digits, store=":memory:", random_state=5, test_size=0.3)
+    test = set(s.test_ids)
+    init = initial_ids(s, 10, 5)
+    assert test.isdisjoint(init)
+    s.simulate(60)
+    assert test.isdisjoint(s.labels()["item_id"].astype(int))
+
+
+def test_a_strategy_that_peeks_at_the_test_set_is_caught(digits):
+    def cheat(classifier, X_pool, n_instances, random_state=None, **_):
+        return np.arange(len(X_pool) + 5)[-n_instances:]  # beyond the pool: where test items would be
+
+    s = al.Session(digits, strategy=cheat, store=":memory:")
+    s.simulate(10)
+    with pytest.raises(al.StrategyError):
+        s.simulate(20)
+
+
+def test_margin_beats_random_on_digits_same_seeds(digits):
+    r = simulate(digits, ["random", "margin"], seeds=[0, 1, 2], budget=150, batch_size=10, initial_size=10,
+                 n_jobs=2, progress=False)
+    summary = summarize(r, target=0.9, budgets=(150,), aulc_range=(10, 150)).set_index("strategy")
+    assert summary.loc["margin", "aulc_mean"] > summary.loc["random", "aulc_mean"]
+    assert summary.loc["margin", "accuracy_at_150_mean"] > summary.loc["random", "accuracy_at_150_mean"]
+    per_seed = r[r["n_labels"] == 150].pivot(index="seed", columns="strategy", values="accuracy")
+    assert (per_seed["margin"] >= per_seed["random"]).sum() >= 2
+
+
+def test_summarize_hand_made_results():
+    import pandas as pd
+
+    rows = []
+    for seed in range(4):
+        for n, (ar, am) in zip([10, 20, 30], [(0.5, 0.6), (0.7, 0.96), (0.96 if seed < 2 else 0.9, 0.97)]):
+            rows.append(dict(strategy="random", seed=seed, round=0, n_labels=n, accuracy=ar, macro_f1=ar,
+                             cost=n * 1.0, train_seconds=0, query_seconds=0))
+            rows.append(dict(strategy="margin", seed=seed, round=0, n_labels=n, accuracy=am + 0.001 * seed,
+                             macro_f1=am, cost=n * 1.0, train_seconds=0, query_seconds=0))
+    s = summarize(pd.DataFrame(rows), target=0.95, budgets=(20,), aulc_range=(10, 30)).set_index("strategy")
+    assert s.loc["margin", "labels_to_target_median"] == 20 and s.loc["margin", "seeds_reached"] == 4
+    assert s.loc["random", "seeds_reached"] == 2 and s.loc["random", "labels_to_target_median"] == np.inf
+    assert np.isnan(s.loc["margin", "labels_saved_pct"])  # random never got there in the median
+    assert s.loc["margin", "accuracy_at_20_mean"] == pytest.approx(0.9615)

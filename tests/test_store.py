@@ -1,0 +1,148 @@
+import sqlite3
+import threading
+
+import pytest
+
+import activelearn as al
+from activelearn.store import SCHEMA_VERSION, LabelStore
+
+
+@pytest.fixture
+def store(store_path):
+    return LabelStore(store_path)
+
+
+@pytest.fixture
+def project(store):
+    return store.open_project("p", "fp", ["a", "b"], {"test_size": 0.25, "random_state": 0})
+
+
+def test_label_is_committed_before_return(store, store_path, project):
+    store.add_label(project, "x1", "a", annotator="ann", seconds=2.5)
+    # A separate, plain sqlite3 connection sees the row at once.
+    rows = sqlite3.connect(store_path).execute("SELECT item_id, label, annotator, seconds FROM events "
+                                               "WHERE kind='labeled'").fetchall()
+    assert rows == [("x1", "a", "ann", 2.5)]
+
+
+def test_sqlite_is_durable_mode(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_relabel_refused_without_overwrite(store, project):
+    store.add_label(project, "x1", "a", annotator="ann")
+    with pytest.raises(al.AlreadyLabeledError, match=r"already labeled 'a' by ann"):
+        store.add_label(project, "x1", "b")
+    assert store.labels(project)["label"].tolist() == ["a"]
+    store.add_label(project, "x1", "b", overwrite=True)
+    assert store.labels(project)[["item_id", "label"]].values.tolist() == [["x1", "b"]]
+
+
+def test_undo_takes_back_the_latest_label_of_the_annotator(store, project):
+    store.add_label(project, "x1", "a", annotator="ann")
+    store.add_label(project, "x2", "b", annotator="bob")
+    store.add_label(project, "x3", "a", annotator="ann")
+    assert store.undo_last(project, annotator="ann")["item_id"] == "x3"
+    assert store.undo_last(project, annotator="ann")["item_id"] == "x1"
+    assert store.undo_last(project, annotator="ann") is None
+    assert store.labels(project)["item_id"].tolist() == ["x2"]
+    kinds = store.events(project)["kind"].tolist()
+    assert kinds.count("undone") == 2 and kinds.count("labeled") == 3  # nothing deleted
+
+
+def test_reopen_keeps_labels_and_rounds(store_path, store, project):
+    store.add_label(project, "x1", "a", seconds=1.0)
+    store.add_round(project, {"model_version": 1, "n_labels": 1, "n_test": 5, "accuracy": 0.5, "macro_f1": 0.4,
+                              "labeling_seconds": 1.0, "cost": None, "train_seconds": 0.1, "query_seconds": 0.01})
+    store.close()
+    again = LabelStore(store_path)
+    pid = again.open_project("p", "fp", ["a", "b"], {"test_size": 0.25, "random_state": 0})
+    assert pid == project
+    assert again.labels(pid)["item_id"].tolist() == ["x1"]
+    assert again.rounds(pid)["accuracy"].tolist() == [0.5]
+
+
+def test_open_project_refuses_another_dataset(store, project):
+    with pytest.raises(al.StoreMismatchError, match="different dataset"):
+        store.open_project("p", "other-fp", ["a", "b"], {"test_size": 0.25, "random_state": 0})
+    with pytest.raises(al.StoreMismatchError, match="classes"):
+        store.open_project("p", "fp", ["a", "c"], {"test_size": 0.25, "random_state": 0})
+    with pytest.raises(al.StoreMismatchError, match="random_state=0 \\(given 1\\)"):
+        store.open_project("p", "fp", ["a", "b"], {"test_size": 0.25, "random_state": 1})
+
+
+def test_projects_do_not_mix(store, project):
+    other = store.open_project("q", "fp2", ["a", "b"], {})
+    store.add_label(project, "x1", "a")
+    store.add_label(other, "x1", "b")
+    assert store.labels(project)["label"].tolist() == ["a"]
+    assert store.labels(other)["label"].tolist() == ["b"]
+    assert store.project_names() == ["p", "q"]
+
+
+def test_newer_schema_is_refused_untouched(store_path, store):
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE activelearn_meta SET value='99' WHERE key='schema_version'")
+    store.close()
+    with pytest.raises(al.StoreVersionError, match="schema version 99"):
+        LabelStore(store_path)
+    assert sqlite3.connect(store_path).execute(
+        "SELECT value FROM activelearn_meta WHERE key='schema_version'").fetchone() == ("99",)
+
+
+def test_schema_version_recorded(store):
+    assert store.schema_version == SCHEMA_VERSION
+
+
+def test_concurrent_threads_write_every_label_once(store, project):
+    errors = []
+
+    def worker(t):
+        try:
+            for i in range(50):
+                store.add_label(project, f"t{t}-{i}", "a", annotator=f"w{t}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    labels = store.labels(project)
+    assert len(labels) == 300 and labels["item_id"].is_unique
+
+
+def test_same_item_from_two_threads_gets_one_label(store, project):
+    results = []
+    barrier = threading.Barrier(8)
+
+    def worker(t):
+        barrier.wait()
+        try:
+            store.add_label(project, "contested", "a" if t % 2 else "b", annotator=f"w{t}")
+            results.append("ok")
+        except al.AlreadyLabeledError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results.count("ok") == 1 and results.count("refused") == 7
+    assert len(store.labels(project)) == 1
+
+
+def test_store_usable_from_a_thread_other_than_its_creator(store, project):
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("id", store.add_label(project, "x9", "b")))
+    t.start()
+    t.join()
+    assert out["id"] and store.labels(project)["item_id"].tolist() == ["x9"]
+
+
+def test_in_memory_store_is_shared_across_connections():
+    s = LabelStore(":memory:")
+    pid = s.open_project("m", "fp", ["a", "b"], {})
+    s.add_label(pid, "1", "a")
+    assert len(s.labels(pid)) == 1
