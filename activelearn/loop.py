@@ -524,6 +524,12 @@ class Session:
                 bar.close()
         return self.history
 
+    def widget(self, **kwargs):
+        """A :class:`~activelearn.widgets.LabelingWidget` over this session (imports ipywidgets)."""
+        from .widgets import LabelingWidget
+
+        return LabelingWidget(self, **kwargs)
+
     def __repr__(self):
         return (f"Session(dataset={self.dataset.name!r}, strategy={self.strategy_name!r}, "
                 f"n_labels={self.n_labels}, model_version={self.model_version}, store={self.store.url!r})")

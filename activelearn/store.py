@@ -7,6 +7,7 @@ events, and the current labels are the ``labeled`` events no ``undone`` event
 refers to. Several projects (datasets) share one database without mixing.
 """
 
+import contextlib
 import json
 import threading
 import time
@@ -113,7 +114,18 @@ class LabelStore:
         if self.is_sqlite:
             self._configure_sqlite()
         self._lock = threading.RLock()
+        self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
+
+    @contextlib.contextmanager
+    def _write(self):
+        with self._lock, self._write_engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self):
+        with self._lock, self.engine.connect() as conn:
+            yield conn
 
     def _configure_sqlite(self):
         @sa.event.listens_for(self.engine, "connect")
@@ -128,10 +140,12 @@ class LabelStore:
 
         @sa.event.listens_for(self.engine, "begin")
         def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writes take the write lock up front so check-then-insert is atomic; reads stay deferred.
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def _init_schema(self):
-        with self._lock, self.engine.begin() as conn:
+        with self._write() as conn:
             metadata.create_all(conn)
             row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
             if row is None:
@@ -156,7 +170,7 @@ class LabelStore:
 
     @property
     def schema_version(self):
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return int(conn.execute(sa.select(meta_table.c.value)
                                     .where(meta_table.c.key == "schema_version")).scalar_one())
 
@@ -171,7 +185,7 @@ class LabelStore:
             split settings (``test_size``, ``random_state``).
         """
         classes = [str(c) for c in classes]
-        with self._lock, self.engine.begin() as conn:
+        with self._write() as conn:
             row = conn.execute(sa.select(projects).where(projects.c.name == name)).mappings().first()
             if row is None:
                 return conn.execute(projects.insert().values(
@@ -199,7 +213,7 @@ class LabelStore:
         return row["id"]
 
     def project_names(self):
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [r[0] for r in conn.execute(sa.select(projects.c.name).order_by(projects.c.id))]
 
     # -- events ----------------------------------------------------------
@@ -208,7 +222,7 @@ class LabelStore:
         """Append one event; return its id once committed."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"event kind must be one of {EVENT_KINDS}, got {kind!r}")
-        with self._lock, self.engine.begin() as conn:
+        with self._write() as conn:
             return self._insert_event(conn, project_id, item_id, kind, label, annotator, seconds,
                                       model_version, ref_event_id)
 
@@ -242,7 +256,7 @@ class LabelStore:
             If the item already has a label and ``overwrite`` is false.
         """
         item_id = str(item_id)
-        with self._lock, self.engine.begin() as conn:
+        with self._write() as conn:
             current = conn.execute(self._live_labels(project_id).where(events.c.item_id == item_id)
                                    .with_for_update()).mappings().first()
             if current is not None:
@@ -266,7 +280,7 @@ class LabelStore:
         dict or None
             The undone label event (``item_id``, ``label`` ...), or None if there is none.
         """
-        with self._lock, self.engine.begin() as conn:
+        with self._write() as conn:
             query = self._live_labels(project_id)
             if annotator is not None:
                 query = query.where(events.c.annotator == annotator)
@@ -279,7 +293,7 @@ class LabelStore:
 
     def labels(self, project_id):
         """The current labels as a DataFrame (``item_id, label, annotator, labeled_at, seconds``), oldest first."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(self._live_labels(project_id).order_by(events.c.id)).mappings().all()
         df = pd.DataFrame([{"item_id": r["item_id"], "label": r["label"], "annotator": r["annotator"],
                             "labeled_at": r["created_at"], "seconds": r["seconds"]} for r in rows],
@@ -290,13 +304,13 @@ class LabelStore:
 
     def item_ids_with(self, project_id, kind):
         """Item ids that have at least one event of ``kind``."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return {r[0] for r in conn.execute(sa.select(events.c.item_id).distinct().where(
                 events.c.project_id == project_id, events.c.kind == kind))}
 
     def events(self, project_id):
         """Every event of the project, oldest first, as a DataFrame."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(sa.select(events).where(events.c.project_id == project_id)
                                 .order_by(events.c.id)).mappings().all()
         return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in events.columns])
@@ -306,13 +320,13 @@ class LabelStore:
         """Append one retrain record (a dict with the ``rounds`` columns)."""
         values = {c.name: record.get(c.name) for c in rounds.columns if c.name not in ("id", "project_id")}
         values["created_at"] = values.get("created_at") or time.time()
-        with self._lock, self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(rounds.insert().values(project_id=project_id, **values))
 
     def rounds(self, project_id):
         """Every retrain record of the project, oldest first, as a DataFrame."""
         cols = [c.name for c in rounds.columns if c.name not in ("id", "project_id")]
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(sa.select(*[rounds.c[c] for c in cols]).where(rounds.c.project_id == project_id)
                                 .order_by(rounds.c.id)).mappings().all()
         df = pd.DataFrame([dict(r) for r in rows], columns=cols)

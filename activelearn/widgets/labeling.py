@@ -1,0 +1,287 @@
+"""A keyboard-driven labeling widget (anywidget) over a :class:`~activelearn.Session`.
+
+The view is a thin layer: it renders the current item, sends key presses and
+clicks to Python, and draws the live dashboard from synced values. All state
+lives in the session and its store. Retraining runs in a background thread;
+from that thread only widget values are changed (never ``display``), as
+ipywidgets #3468 and ipykernel #1450 require.
+"""
+
+import base64
+import threading
+import time
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets
+
+from ..exceptions import ActiveLearnError
+from ..metrics import projected_labels_to_target, seconds_per_label
+from ..strategies import uncertainty_scores
+
+__all__ = ["LabelingWidget", "key_map"]
+
+_STATIC = Path(__file__).parent / "static"
+SKIP_KEYS = ("s", "ArrowRight")
+UNDO_KEYS = ("u", "Backspace", "ArrowLeft")
+_CLASS_KEYS = list("1234567890") + [c for c in "abcdefghijklmnopqrtvwxyz"]
+
+
+def key_map(classes):
+    """Keys for ``classes``: 1..9, 0, then letters (``s`` and ``u`` are skip and undo).
+
+    Returns
+    -------
+    dict
+        ``{key: class name}``.
+
+    Raises
+    ------
+    ActiveLearnError
+        With more classes than keys (34).
+    """
+    if len(classes) > len(_CLASS_KEYS):
+        raise ActiveLearnError(f"{len(classes)} classes are more than the widget has keys for "
+                               f"({len(_CLASS_KEYS)}); label with the buttons or group classes.")
+    return {k: str(c) for k, c in zip(_CLASS_KEYS, classes)}
+
+
+def _item_payload(dataset, item_id):
+    shown = dataset.render(item_id)
+    payload = {"id": str(item_id), "title": str(item_id)}
+    if isinstance(shown, (bytes, bytearray)):
+        payload.update(kind="image", src="data:image/png;base64," + base64.b64encode(shown).decode("ascii"))
+    elif isinstance(shown, dict):
+        payload.update(kind="table", table=[[str(k), f"{v:.4g}" if isinstance(v, float) else str(v)]
+                                            for k, v in shown.items()])
+    else:
+        payload.update(kind="text", text=str(shown))
+    return payload
+
+
+class LabelingWidget(anywidget.AnyWidget):
+    """Label the items a session asks for, with keys or clicks, while it retrains in the background.
+
+    Parameters
+    ----------
+    session : Session
+    retrain_every : int
+        Start a background retrain after this many new labels (0: only on demand).
+    target : float
+        Accuracy the dashboard projects the labels needed for.
+    budget : int, optional
+        Labels planned; shown as progress.
+
+    Notes
+    -----
+    Keys: ``1``..``9``, ``0`` then letters pick a class (shown on the buttons);
+    ``s`` or Right skips; ``u``, Backspace or Left undoes. They work once the
+    widget has been clicked, wherever the mouse is, and do not reach
+    JupyterLab's shortcuts while the widget has focus.
+    """
+
+    _esm = _STATIC / "labeling.js"
+    _css = _STATIC / "labeling.css"
+
+    classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    class_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    item = traitlets.Dict().tag(sync=True)
+    info = traitlets.Dict().tag(sync=True)
+    progress = traitlets.Dict().tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    training = traitlets.Bool(False).tag(sync=True)
+    history = traitlets.List().tag(sync=True)
+    stats = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, session, retrain_every=10, target=0.95, budget=None, **kwargs):
+        super().__init__(**kwargs)
+        if retrain_every < 0:
+            raise ActiveLearnError(f"retrain_every must be >= 0, got {retrain_every!r}.")
+        self.session = session
+        self.retrain_every = int(retrain_every)
+        self.target = float(target)
+        self.budget = budget
+        self._keys = key_map(session.dataset.class_names)
+        self.classes = session.dataset.class_names
+        self.class_keys = list(self._keys)
+        self._lock = threading.RLock()
+        self._trainer = None
+        self._labels_at_last_train = session.n_labels
+        self.latencies = []  # seconds from a key or click to the next item's values being set
+        self.on_msg(self._on_msg)
+        self._refresh_history()
+        self._advance()
+
+    # -- the protocol (ipyannotations style) -----------------------------
+    def _on_msg(self, _widget, content, _buffers):
+        kind = content.get("type")
+        item_id = content.get("item_id")
+        if kind == "key":
+            self.handle_key(content.get("key", ""), item_id=item_id)
+        elif kind == "label":
+            self.submit(content.get("label"), item_id=item_id)
+        elif kind == "skip":
+            self.skip(item_id=item_id)
+        elif kind == "undo":
+            self.undo()
+        elif kind == "retrain":
+            self.retrain_in_background(force=True)
+
+    def handle_key(self, key, item_id=None):
+        """What a key press does: pick a class, skip, or undo. Unknown keys do nothing.
+
+        Returns
+        -------
+        bool
+            Whether the key did something.
+        """
+        if key in self._keys:
+            return self.submit(self._keys[key], item_id=item_id)
+        if key in SKIP_KEYS:
+            return self.skip(item_id=item_id)
+        if key in UNDO_KEYS:
+            return self.undo()
+        return False
+
+    def _is_current(self, item_id):
+        # A key pressed twice quickly must not label the *next* item with the first press.
+        return item_id is None or item_id == self.item.get("id")
+
+    def submit(self, label, item_id=None):
+        """Label the current item (durably) and show the next one."""
+        start = time.perf_counter()
+        with self._lock:
+            if not self.item.get("id") or not self._is_current(item_id):
+                return False
+            current = self.item["id"]
+            try:
+                self.session.label(self._item_key(current), label)
+            except ActiveLearnError as exc:
+                self.error = str(exc)
+                return False
+            self.error = ""
+            self._advance()
+            self.latencies.append(time.perf_counter() - start)
+        self._maybe_retrain()
+        return True
+
+    def skip(self, item_id=None):
+        """Skip the current item (it comes back only when nothing else is left)."""
+        with self._lock:
+            if not self.item.get("id") or not self._is_current(item_id):
+                return False
+            self.session.skip(self._item_key(self.item["id"]))
+            self._advance()
+        return True
+
+    def undo(self):
+        """Take back the last label; its item is shown again."""
+        with self._lock:
+            undone = self.session.undo()
+            if undone is None:
+                self.status = "Nothing to undo."
+                return False
+            self.status = f"Undid {undone['label']!r} for {undone['item_id']}."
+            self._advance()
+        return True
+
+    def _item_key(self, shown_id):
+        return self.session.dataset.item_id(self.session.dataset.position(shown_id))
+
+    # -- showing the next item -------------------------------------------
+    def _advance(self):
+        s = self.session
+        try:
+            ids = s.next_batch(1)
+        except ActiveLearnError as exc:
+            self.error = str(exc)
+            return
+        n = s.n_labels
+        self.progress = {"n_labels": n, "budget": self.budget, "n_pool": int(s.pool_mask(include_skipped=True).sum())}
+        if not ids:
+            self.item = {}
+            self.info = {}
+            self.status = "All items are labeled."
+            return
+        item_id = ids[0]
+        query = s.last_query
+        info = {"strategy": query.strategy, "model_version": query.model_version,
+                "rank": query.item_ids.index(item_id) + 1 if item_id in query.item_ids else None,
+                "queue": len(query.item_ids), "guesses": [], "score": None, "score_name": None}
+        if s.model is not None:
+            proba = s.predict_proba([item_id])
+            top = np.argsort(-proba[0])[:3]
+            info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
+            if query.strategy in ("margin", "entropy", "least_confident"):
+                score = float(uncertainty_scores(proba, query.strategy)[0])
+                # margin is ranked by its negative (smaller gap = more uncertain); show the gap itself
+                info["score_name"] = "top-2 gap" if query.strategy == "margin" else query.strategy
+                info["score"] = -score if query.strategy == "margin" else score
+        self.info = info
+        self.item = _item_payload(s.dataset, item_id)
+        s.record_shown(item_id, model_version=query.model_version)
+
+    # -- background training ---------------------------------------------
+    def _maybe_retrain(self):
+        if self.retrain_every and self.session.n_labels - self._labels_at_last_train >= self.retrain_every:
+            self.retrain_in_background()
+
+    def retrain_in_background(self, force=False):
+        """Start a retrain in a thread unless one is running; labeling goes on meanwhile.
+
+        Returns
+        -------
+        threading.Thread or None
+        """
+        with self._lock:
+            if self._trainer is not None and self._trainer.is_alive():
+                return None
+            if self.session.n_labels == 0:
+                return None
+            self._labels_at_last_train = self.session.n_labels
+            self.training = True
+            self.status = f"Training on {self.session.n_labels} labels…"
+            self._trainer = threading.Thread(target=self._train, name="activelearn-retrain", daemon=True)
+            self._trainer.start()
+            return self._trainer
+
+    def wait_for_training(self, timeout=None):
+        """Block until the running retrain (if any) has finished."""
+        t = self._trainer
+        if t is not None:
+            t.join(timeout)
+
+    def _train(self):
+        try:
+            row = self.session.retrain()
+        except Exception as exc:  # shown in the widget; the previous model stays
+            self.error = f"Retraining failed, the previous model is kept and no label is lost: {exc}"
+            self.status = ""
+        else:
+            self.error = ""
+            acc = row["accuracy"]
+            self.status = (f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
+                           f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"))
+            self._refresh_history()
+        finally:
+            self.training = False
+
+    def _refresh_history(self):
+        s = self.session
+        h = s.history
+        records = []
+        for r in h.itertuples():
+            records.append({"n_labels": int(r.n_labels), "accuracy": None if np.isnan(r.accuracy) else float(r.accuracy),
+                            "hours": float(r.labeling_seconds) / 3600.0,
+                            "cost": None if np.isnan(r.cost) else float(r.cost), "model_version": int(r.model_version)})
+        self.history = records
+        secs = seconds_per_label(s.labels()["seconds"], last=20)
+        stats = {"median_seconds": secs["median"], "median_seconds_last_20": secs["median_last_20"],
+                 "target": self.target, "projected_labels": None, "has_test": bool(s.test_mask.any())}
+        valid = h.dropna(subset=["accuracy"])
+        if len(valid):
+            proj = projected_labels_to_target(valid["n_labels"], valid["accuracy"], self.target)
+            stats["projected_labels"] = None if not np.isfinite(proj) else float(proj)
+        self.stats = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in stats.items()}

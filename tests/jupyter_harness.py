@@ -1,0 +1,129 @@
+"""Start JupyterLab on 127.0.0.1 in a temporary folder and drive it with headless Chromium.
+
+Used by the real-browser tests and by ``benchmarks/widget_latency.py``.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = os.environ.get("ACTIVELEARN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def browser_unavailable_reason():
+    """Why a real-browser test cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Python playwright is not installed (pip install playwright)"
+    return None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyter_lab(root):
+    """Run ``jupyter lab`` serving ``root``; yield its base URL; stop it by its pid."""
+    port = _free_port()
+    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+           f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
+           "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
+           "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(Path(root) / "jupyter.log", "w")
+    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(url + "/api/status", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + Path(root, "jupyter.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@contextmanager
+def chromium_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def copy_notebook(name, root):
+    src = Path(__file__).resolve().parents[1] / "notebooks" / name
+    shutil.copy(src, Path(root) / name)
+    return name
+
+
+def run_command(page, command):
+    """Execute a JupyterLab command (the app is exposed with ``expose_app_in_browser``)."""
+    page.evaluate("(c) => { window.jupyterapp.commands.execute(c); }", command)
+
+
+def open_and_run(page, url, notebook):
+    page.goto(f"{url}/lab/tree/{notebook}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
+                           " window.jupyterapp.shell.currentWidget.sessionContext &&"
+                           " window.jupyterapp.shell.currentWidget.sessionContext.session &&"
+                           " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=60_000)
+    run_command(page, "notebook:run-all-cells")
+    return wait_for_widget(page)
+
+
+def wait_for_widget(page, timeout=180_000):
+    page.wait_for_function(
+        "(() => { const r = document.querySelector('.al-root:not([data-old])');"
+        " return r && r.dataset.itemId; })()", timeout=timeout)
+    return page.locator(".al-root:not([data-old])")
+
+
+def shown_item(page):
+    return page.evaluate("document.querySelector('.al-root:not([data-old])').dataset.itemId")
+
+
+def wait_item_change(page, old, timeout=30_000):
+    page.wait_for_function(
+        "(old) => { const r = document.querySelector('.al-root:not([data-old])');"
+        " return r && r.dataset.itemId && r.dataset.itemId !== old; }", arg=old, timeout=timeout)
+    return shown_item(page)
+
+
+def restart_and_run_all(page):
+    page.evaluate("document.querySelectorAll('.al-root').forEach(r => r.setAttribute('data-old', '1'))")
+    run_command(page, "notebook:restart-run-all")
+    page.click(".jp-Dialog .jp-mod-accept", timeout=30_000)
+    return wait_for_widget(page)

@@ -1,0 +1,150 @@
+"""Widget tests without a browser: keys and buttons through the widget's own handlers."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import activelearn as al
+from activelearn.widgets import LabelingWidget, key_map
+from conftest import true_label
+
+
+@pytest.fixture
+def widget(session_factory):
+    return LabelingWidget(session_factory(), retrain_every=0)
+
+
+def key_for(widget, label):
+    return widget.class_keys[widget.classes.index(label)]
+
+
+def test_key_map_numbers_then_letters():
+    km = key_map([f"c{i}" for i in range(13)])
+    assert list(km)[:11] == list("1234567890a") and km["1"] == "c0" and km["0"] == "c9"
+    assert "s" not in km and "u" not in km
+    with pytest.raises(al.ActiveLearnError, match="more than the widget has keys"):
+        key_map([str(i) for i in range(40)])
+
+
+def test_number_key_labels_current_item_durably(widget):
+    s = widget.session
+    first = widget.item["id"]
+    label = true_label(s.dataset, first)
+    assert widget.handle_key(key_for(widget, label), item_id=first)
+    assert s.labels()[["item_id", "label"]].values.tolist() == [[first, label]]
+    assert widget.item["id"] != first and widget.progress["n_labels"] == 1
+
+
+def test_button_click_and_skip_and_undo(widget):
+    s = widget.session
+    a = widget.item["id"]
+    widget._on_msg(widget, {"type": "label", "label": "bee", "item_id": a}, [])
+    b = widget.item["id"]
+    widget._on_msg(widget, {"type": "skip", "item_id": b}, [])
+    assert "skipped" in set(s.store.events(s.project_id)["kind"])
+    c = widget.item["id"]
+    assert len({a, b, c}) == 3
+    widget._on_msg(widget, {"type": "key", "key": "u", "item_id": c}, [])
+    assert widget.item["id"] == a and s.n_labels == 0  # undone item shown again
+    assert widget.handle_key("Backspace") is False  # nothing left to undo
+
+
+def test_stale_key_for_a_previous_item_is_ignored(widget):
+    first = widget.item["id"]
+    widget.handle_key("1", item_id=first)
+    assert widget.handle_key("2", item_id=first) is False  # double press arrives late
+    assert widget.session.n_labels == 1
+
+
+def test_unknown_keys_do_nothing(widget):
+    shown = widget.item["id"]
+    assert widget.handle_key("F5") is False and widget.item["id"] == shown
+
+
+def test_item_payload_image_and_info(digits, tmp_path):
+    s = al.Session(digits, store=tmp_path / "d.db")
+    w = LabelingWidget(s, retrain_every=0)
+    assert w.item["kind"] == "image" and w.item["src"].startswith("data:image/png;base64,")
+    assert w.info["strategy"] == "kmeans" and w.info["model_version"] == 0
+    for _ in range(10):
+        w.handle_key(key_for(w, true_label(digits, int(w.item["id"]))))
+    w.retrain_in_background().join()
+    w.handle_key("s")  # move to an item ranked by the new model
+    assert w.info["strategy"] == "margin" and w.info["model_version"] == 1
+    assert len(w.info["guesses"]) == 3 and 0 <= w.info["score"] <= 1
+    assert w.history[-1]["n_labels"] == 10 and w.stats["has_test"]
+
+
+def test_table_and_text_items(session_factory, blobs):
+    w = LabelingWidget(session_factory(), retrain_every=0)
+    assert w.item["kind"] == "table" and w.item["table"][0][0] == "x0"
+    texts = al.from_arrays(np.eye(3), classes=["a", "b"], kind="text", texts=["one", "two", "three"])
+    wt = LabelingWidget(al.Session(texts, store=":memory:", model=None), retrain_every=0)
+    assert wt.item["kind"] == "text" and wt.item["text"] in {"one", "two", "three"}
+
+
+def test_labeling_continues_while_retraining(digits, tmp_path):
+    s = al.Session(digits, store=tmp_path / "d.db")
+    w = LabelingWidget(s, retrain_every=5)
+    gate = threading.Event()
+    real_fit = s._fit
+
+    def slow_fit(labeled, y):
+        gate.wait(10)
+        return real_fit(labeled, y)
+
+    s._fit = slow_fit
+    for _ in range(5):
+        w.handle_key("1")
+    assert w.training  # a retrain started and is blocked
+    for _ in range(5):  # the person keeps labeling meanwhile
+        assert w.handle_key("2")
+    assert s.n_labels == 10 and w.training
+    gate.set()
+    w.wait_for_training(10)
+    assert not w.training and s.model_version == 1 and w.history[-1]["n_labels"] == 5
+
+
+def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0)
+    for _ in range(5):
+        w.handle_key("1")
+
+    def boom(labeled, y):
+        raise al.TrainingError("boom: out of memory")
+
+    s._fit = boom
+    w.retrain_in_background().join()
+    assert "previous model is kept" in w.error and "boom" in w.error
+    assert s.n_labels == 5 and not w.training
+    assert w.handle_key("2")  # labeling goes on
+
+
+def test_restart_resumes_at_next_unlabeled_item(session_factory):
+    w = LabelingWidget(session_factory(), retrain_every=0)
+    done = []
+    for _ in range(7):
+        done.append(w.item["id"])
+        w.handle_key("1")
+    w.session.store.close()
+    w2 = LabelingWidget(session_factory(), retrain_every=0)
+    assert w2.session.n_labels == 7 and w2.item["id"] not in done
+
+
+def test_exhausted_pool_shows_done(session_factory, blobs):
+    s = session_factory(test_size=0.5)
+    for item_id in blobs.ids:
+        if item_id not in set(s.test_ids):
+            s.label(item_id, "ant")
+    w = LabelingWidget(s, retrain_every=0)
+    assert w.item == {} and "All items are labeled" in w.status
+
+
+def test_bad_label_from_the_view_is_reported_not_lost(widget):
+    first = widget.item["id"]
+    widget._on_msg(widget, {"type": "label", "label": "zebra", "item_id": first}, [])
+    assert "not one of the classes" in widget.error and widget.item["id"] == first
+    assert widget.session.n_labels == 0
