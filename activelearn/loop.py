@@ -28,7 +28,7 @@ from .strategies import MODEL_FREE, get_strategy
 __all__ = ["Session", "Oracle", "Query", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ["n_labels", "accuracy", "macro_f1", "labeling_seconds", "cost", "train_seconds",
-                   "query_seconds", "model_version", "n_test"]
+                   "query_seconds", "model_version", "n_test", "audit_n", "audit_accuracy", "audit_low", "audit_high"]
 
 
 class Oracle:
@@ -116,11 +116,17 @@ class Session:
         Threads for torch and BLAS in this process (default 1; see ``_threads``).
     strategy_params : dict, optional
         Extra keyword arguments for the strategy (``n_samples`` for BALD ...).
+    audit_share : float, optional
+        Share of the items shown (by the widget) that are drawn uniformly at
+        random from the pool instead of by the strategy. Their labels are
+        never trained on; they give an honest accuracy estimate with a 95%
+        Wilson interval when the data has no true labels. Default: 0.1
+        without true labels, 0 with a held-out test set.
     """
 
     def __init__(self, dataset, model=None, strategy="margin", store="labels.db", batch_size=10, test_size=0.25,
                  cost_per_hour=None, cost_per_label=None, annotator=None, random_state=0, cold_start="kmeans",
-                 project=None, n_threads=None, strategy_params=None):
+                 project=None, n_threads=None, strategy_params=None, audit_share=None):
         self.dataset = dataset
         self.batch_size = _check_positive_int("batch_size", batch_size)
         if not 0.0 <= float(test_size) < 1.0:
@@ -140,6 +146,12 @@ class Session:
                                    f"got {cold_start!r}.")
         self.cold_start = cold_start
         self.strategy_params = dict(strategy_params or {})
+        if audit_share is None:
+            audit_share = 0.0 if dataset.has_labels and test_size > 0 else 0.1
+        if not 0.0 <= float(audit_share) < 1.0:
+            raise InvalidDataError(f"audit_share must be in [0, 1), got {audit_share!r}.")
+        self.audit_share = float(audit_share)
+        self._audit_pending = set()
         self.n_threads = set_thread_limits(n_threads)
 
         self.store = store if isinstance(store, LabelStore) else LabelStore(store)
@@ -163,6 +175,7 @@ class Session:
         self.test_mask[self._draw_test_positions()] = True
         self.y_labeled = np.full(n, MISSING, dtype=np.int64)
         self.skipped = np.zeros(n, dtype=bool)
+        self.audit_mask = np.zeros(n, dtype=bool)
         self._load_from_store()
 
     # -- set-up ----------------------------------------------------------
@@ -184,6 +197,7 @@ class Session:
         if len(labels):
             pos = self.dataset.positions(labels["item_id"].tolist())
             self.y_labeled[pos] = [self._class_index[lab] for lab in labels["label"]]
+            self.audit_mask[pos] = labels["audit"].to_numpy(bool)
         skipped = self.store.item_ids_with(self.project_id, "skipped")
         if skipped:
             self.skipped[self.dataset.positions(sorted(skipped))] = True
@@ -299,6 +313,25 @@ class Session:
         for item_id in ids:
             self._shown_at.setdefault(item_id, now)
 
+    def next_audit_item(self):
+        """An item drawn uniformly at random from the pool, for the accuracy audit; None if empty.
+
+        Its label (given through :meth:`label`) is stored as an audit label:
+        never trained on, used only to estimate accuracy.
+        """
+        with self._lock:
+            pool = np.flatnonzero(self.pool_mask())
+            pool = pool[~np.isin(pool, self.dataset.positions(sorted(self._audit_pending, key=str)))] \
+                if self._audit_pending else pool
+            if len(pool) == 0:
+                return None
+            self._n_queries += 1
+            rng = np.random.default_rng([self.random_state, self._n_queries, 0xA0D1])
+            item_id = self.dataset.item_id(int(rng.choice(pool)))
+            self._audit_pending.add(item_id)
+            self._mark_shown([item_id])
+            return item_id
+
     def record_shown(self, item_id, model_version=None):
         """Record, durably, that ``item_id`` was shown to the annotator now (starts its timer)."""
         self._position_for_labeling(item_id)
@@ -345,11 +378,14 @@ class Session:
             seconds = time.monotonic() - self._shown_at[item_id]
         if seconds is not None and (not np.isfinite(seconds) or seconds < 0):
             raise InvalidDataError(f"seconds must be a non-negative number, got {seconds!r}.")
+        audit = item_id in self._audit_pending or bool(self.audit_mask[pos])
         self.store.add_label(self.project_id, self.dataset.item_id(pos), self.dataset.class_names[cls],
                              annotator=self.annotator, seconds=None if seconds is None else float(seconds),
-                             model_version=self.model_version, overwrite=overwrite)
+                             model_version=self.model_version, overwrite=overwrite, audit=audit)
         with self._lock:
             self.y_labeled[pos] = cls
+            self.audit_mask[pos] = audit
+            self._audit_pending.discard(item_id)
             self.skipped[pos] = False
             self._shown_at.pop(item_id, None)
 
@@ -377,6 +413,7 @@ class Session:
         item_id = self.dataset.item_id(pos)
         with self._lock:
             self.y_labeled[pos] = MISSING
+            self.audit_mask[pos] = False
             if self._queue is not None:
                 self._queue.item_ids = [item_id] + [i for i in self._queue.item_ids if i != item_id]
         return {"item_id": item_id, "label": last["label"]}
@@ -384,7 +421,7 @@ class Session:
     # -- training --------------------------------------------------------
     def _training_snapshot(self):
         with self._lock:
-            labeled = np.flatnonzero(self.labeled_mask)
+            labeled = np.flatnonzero(self.labeled_mask & ~self.audit_mask)  # audit labels never train
             return labeled, self.y_labeled[labeled].copy()
 
     def _fit(self, labeled, y):
@@ -421,6 +458,20 @@ class Session:
         return (float(accuracy_score(y_true, y_pred)),
                 float(f1_score(y_true, y_pred, average="macro", labels=np.unique(y_true), zero_division=0)))
 
+    def audit(self, model=None):
+        """Accuracy on the audit labels with a 95% Wilson interval: ``(n, accuracy, low, high)``."""
+        from .metrics import wilson_interval
+
+        model = self.model if model is None else model
+        with self._lock:
+            pos = np.flatnonzero(self.labeled_mask & self.audit_mask)
+            y = self.y_labeled[pos].copy()
+        if model is None or len(pos) == 0:
+            return len(pos), None, None, None
+        correct = int((predict_proba_full(model, self.dataset.X[pos], self.dataset.n_classes).argmax(1) == y).sum())
+        low, high = wilson_interval(correct, len(pos))
+        return len(pos), correct / len(pos), low, high
+
     def labeling_seconds(self):
         """Seconds people spent on the current labels (unknown times count as 0)."""
         return float(self.labels()["seconds"].fillna(0).sum())
@@ -453,19 +504,22 @@ class Session:
         with self._train_lock:
             labeled, y = self._training_snapshot()
             if len(labeled) == 0:
-                raise ActiveLearnError("retrain() needs at least one label; label items from next_batch() first.")
+                raise ActiveLearnError("retrain() needs at least one (non-audit) label; label items from "
+                                       "next_batch() first.")
             try:
                 model, train_seconds = self._fit(labeled, y)
             except TrainingError as exc:
                 self.last_error = exc
                 raise
             accuracy, macro_f1 = self.evaluate(model)
+            audit_n, audit_acc, audit_low, audit_high = self.audit(model)
             query_seconds = self._queue.seconds if self._queue is not None else None
             seconds = self.labeling_seconds()
             record = {"model_version": self.model_version + 1, "n_labels": int(len(labeled)),
                       "n_test": int(self.test_mask.sum()), "accuracy": accuracy, "macro_f1": macro_f1,
-                      "labeling_seconds": seconds, "cost": self.cost(len(labeled), seconds),
-                      "train_seconds": train_seconds, "query_seconds": query_seconds}
+                      "labeling_seconds": seconds, "cost": self.cost(self.n_labels, seconds),
+                      "train_seconds": train_seconds, "query_seconds": query_seconds, "audit_n": audit_n,
+                      "audit_accuracy": audit_acc, "audit_low": audit_low, "audit_high": audit_high}
             self.store.add_round(self.project_id, record)
             with self._lock:
                 self.model = model

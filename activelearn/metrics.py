@@ -90,4 +90,4 @@ def wilson_interval(n_correct, n_total, z=1.96):
     denom = 1 + z * z / n_total
     centre = (p + z * z / (2 * n_total)) / denom
     half = z * np.sqrt(p * (1 - p) / n_total + z * z / (4 * n_total * n_total)) / denom
-    return float(centre - half), float(centre + half)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

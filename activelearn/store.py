@@ -50,6 +50,8 @@ events = sa.Table(
     sa.Column("seconds", sa.Float),
     sa.Column("model_version", sa.Integer),
     sa.Column("ref_event_id", sa.Integer),
+    # A label given on a uniformly drawn audit item: used to estimate accuracy, never to train.
+    sa.Column("audit", sa.Boolean, nullable=False, default=False),
     sa.Index("ix_events_project_item", "project_id", "item_id"),
     sa.Index("ix_events_project_kind", "project_id", "kind"),
     sa.Index("ix_events_ref", "ref_event_id"),
@@ -67,13 +69,17 @@ rounds = sa.Table(
     sa.Column("cost", sa.Float),
     sa.Column("train_seconds", sa.Float, nullable=False),
     sa.Column("query_seconds", sa.Float),
+    sa.Column("audit_n", sa.Integer),
+    sa.Column("audit_accuracy", sa.Float),
+    sa.Column("audit_low", sa.Float),
+    sa.Column("audit_high", sa.Float),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
 #: Forward migrations: ``MIGRATIONS[v](connection)`` moves a store from version v to v + 1.
 MIGRATIONS = {}
 
-LABEL_COLUMNS = ["item_id", "label", "annotator", "labeled_at", "seconds"]
+LABEL_COLUMNS = ["item_id", "label", "annotator", "labeled_at", "seconds", "audit"]
 
 
 def _to_url(store):
@@ -228,11 +234,11 @@ class LabelStore:
 
     @staticmethod
     def _insert_event(conn, project_id, item_id, kind, label=None, annotator=None, seconds=None,
-                      model_version=None, ref_event_id=None):
+                      model_version=None, ref_event_id=None, audit=False):
         return conn.execute(events.insert().values(
             project_id=project_id, item_id=str(item_id), kind=kind, label=label, annotator=annotator,
             created_at=time.time(), seconds=seconds, model_version=model_version,
-            ref_event_id=ref_event_id)).inserted_primary_key[0]
+            ref_event_id=ref_event_id, audit=bool(audit))).inserted_primary_key[0]
 
     @staticmethod
     def _live_labels(project_id):
@@ -242,7 +248,7 @@ class LabelStore:
                                        events.c.id.not_in(undone))
 
     def add_label(self, project_id, item_id, label, annotator=None, seconds=None, model_version=None,
-                  overwrite=False):
+                  overwrite=False, audit=False):
         """Record a label, atomically refusing to overwrite one unless ``overwrite``.
 
         Returns
@@ -270,7 +276,7 @@ class LabelStore:
                 self._insert_event(conn, project_id, item_id, "undone", label=current["label"],
                                    annotator=annotator, ref_event_id=current["id"])
             return self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
-                                      model_version)
+                                      model_version, audit=audit)
 
     def undo_last(self, project_id, annotator=None):
         """Take back the most recent live label (of ``annotator`` if given).
@@ -296,7 +302,8 @@ class LabelStore:
         with self._read() as conn:
             rows = conn.execute(self._live_labels(project_id).order_by(events.c.id)).mappings().all()
         df = pd.DataFrame([{"item_id": r["item_id"], "label": r["label"], "annotator": r["annotator"],
-                            "labeled_at": r["created_at"], "seconds": r["seconds"]} for r in rows],
+                            "labeled_at": r["created_at"], "seconds": r["seconds"], "audit": bool(r["audit"])}
+                           for r in rows],
                           columns=LABEL_COLUMNS)
         df["labeled_at"] = pd.to_datetime(df["labeled_at"], unit="s", utc=True)
         df["seconds"] = df["seconds"].astype(float)
@@ -330,6 +337,8 @@ class LabelStore:
             rows = conn.execute(sa.select(*[rounds.c[c] for c in cols]).where(rounds.c.project_id == project_id)
                                 .order_by(rounds.c.id)).mappings().all()
         df = pd.DataFrame([dict(r) for r in rows], columns=cols)
-        floats = ["accuracy", "macro_f1", "labeling_seconds", "cost", "train_seconds", "query_seconds", "created_at"]
+        floats = ["accuracy", "macro_f1", "labeling_seconds", "cost", "train_seconds", "query_seconds", "created_at",
+                  "audit_accuracy", "audit_low", "audit_high"]
         ints = ["model_version", "n_labels", "n_test"]
-        return df.astype({**{c: float for c in floats}, **{c: "int64" for c in ints}})
+        df["audit_n"] = df["audit_n"].fillna(0)
+        return df.astype({**{c: float for c in floats}, **{c: "int64" for c in ints + ["audit_n"]}})

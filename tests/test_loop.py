@@ -81,7 +81,7 @@ def test_labels_dataframe(session_factory):
     s = session_factory(annotator="ada")
     ids = label_batch(s)
     df = s.labels()
-    assert list(df.columns) == ["item_id", "label", "annotator", "labeled_at", "seconds"]
+    assert list(df.columns) == ["item_id", "label", "annotator", "labeled_at", "seconds", "audit"]
     assert df["item_id"].tolist() == ids and set(df["annotator"]) == {"ada"}
     assert str(df["labeled_at"].dtype).startswith("datetime64") and (df["seconds"] >= 0).all()
 
@@ -268,3 +268,34 @@ def test_default_model_session_on_digits_just_works(digits, tmp_path):
     s = al.Session(digits, store=tmp_path / "d.db")
     h = s.simulate(40)
     assert h["n_labels"].iloc[-1] == 40 and h["accuracy"].iloc[-1] > 0.6
+
+
+def test_audit_labels_estimate_accuracy_and_never_train(store_path, blobs):
+    from sklearn.linear_model import LogisticRegression
+
+    pool = al.from_arrays(blobs.X, classes=blobs.classes, ids=blobs.ids, name="unlabeled")
+    s = al.Session(pool, model=LogisticRegression(max_iter=200), store=store_path, batch_size=10)
+    assert s.audit_share == 0.1  # on by default without true labels
+    for item_id in s.next_batch():
+        s.label(item_id, true_label(blobs, item_id))
+    audit_ids = [s.next_audit_item() for _ in range(12)]
+    assert len(set(audit_ids)) == 12
+    for item_id in audit_ids:
+        s.label(item_id, true_label(blobs, item_id))
+    row = s.retrain()
+    assert row["n_labels"] == 10  # the 12 audit labels were not trained on
+    assert row["audit_n"] == 12 and row["audit_low"] <= row["audit_accuracy"] <= row["audit_high"]
+    assert row["audit_accuracy"] > 0.8 and row["accuracy"] is None
+    s.store.close()
+    again = al.Session(pool, model=LogisticRegression(max_iter=200), store=store_path)
+    assert again.audit_mask.sum() == 12  # audit membership survives a restart
+    assert set(again.labels().query("audit")["item_id"]) == set(audit_ids)
+
+
+def test_audit_items_are_uniform_not_strategy_picks(store_path, blobs):
+    pool = al.from_arrays(blobs.X, classes=blobs.classes, ids=blobs.ids, name="unlabeled")
+    s = al.Session(pool, store=":memory:", audit_share=0.5)
+    picks = {s.next_audit_item() for _ in range(60)}
+    assert len(picks) == 60  # distinct, spread over the pool
+    pos = pool.positions(sorted(picks))
+    assert np.ptp(pool.X[pos], axis=0).min() > 0.5 * np.ptp(pool.X, axis=0).min()

@@ -148,3 +148,18 @@ def test_bad_label_from_the_view_is_reported_not_lost(widget):
     widget._on_msg(widget, {"type": "label", "label": "zebra", "item_id": first}, [])
     assert "not one of the classes" in widget.error and widget.item["id"] == first
     assert widget.session.n_labels == 0
+
+
+def test_widget_interleaves_audit_items_without_true_labels(blobs, tmp_path):
+    pool = al.from_arrays(blobs.X, classes=blobs.classes, ids=blobs.ids, name="unlabeled")
+    s = al.Session(pool, store=tmp_path / "u.db", audit_share=0.25,
+                   model=__import__("sklearn.linear_model").linear_model.LogisticRegression(max_iter=200))
+    w = LabelingWidget(s, retrain_every=0)
+    kinds = []
+    for _ in range(20):
+        kinds.append(w.info["strategy"].startswith("audit"))
+        w.handle_key(key_for(w, true_label(blobs, w.item["id"])))
+    assert sum(kinds) == 5  # one in four shown items
+    w.retrain_in_background().join()
+    assert w.stats["audit"]["n"] == 5 and w.stats["has_test"] is False
+    assert 0 <= w.stats["audit"]["low"] <= w.stats["audit"]["accuracy"] <= w.stats["audit"]["high"] <= 1

@@ -109,6 +109,7 @@ class LabelingWidget(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._trainer = None
         self._labels_at_last_train = session.n_labels
+        self._n_shown = 0
         self.latencies = []  # seconds from a key or click to the next item's values being set
         self.on_msg(self._on_msg)
         self._refresh_history()
@@ -193,7 +194,11 @@ class LabelingWidget(anywidget.AnyWidget):
     # -- showing the next item -------------------------------------------
     def _advance(self):
         s = self.session
+        self._n_shown += 1
+        every = int(round(1.0 / s.audit_share)) if s.audit_share > 0 else 0
         try:
+            if every and self._n_shown % every == 0 and (audit_id := s.next_audit_item()) is not None:
+                return self._show_audit_item(audit_id)
             ids = s.next_batch(1)
         except ActiveLearnError as exc:
             self.error = str(exc)
@@ -210,10 +215,8 @@ class LabelingWidget(anywidget.AnyWidget):
         info = {"strategy": query.strategy, "model_version": query.model_version,
                 "rank": query.item_ids.index(item_id) + 1 if item_id in query.item_ids else None,
                 "queue": len(query.item_ids), "guesses": [], "score": None, "score_name": None}
-        if s.model is not None:
-            proba = s.predict_proba([item_id])
-            top = np.argsort(-proba[0])[:3]
-            info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
+        proba = self._guesses(item_id, info)
+        if proba is not None:
             if query.strategy in ("margin", "entropy", "least_confident"):
                 score = float(uncertainty_scores(proba, query.strategy)[0])
                 # margin is ranked by its negative (smaller gap = more uncertain); show the gap itself
@@ -222,6 +225,28 @@ class LabelingWidget(anywidget.AnyWidget):
         self.info = info
         self.item = _item_payload(s.dataset, item_id)
         s.record_shown(item_id, model_version=query.model_version)
+
+    def _guesses(self, item_id, info):
+        """Put the model's top-3 guesses into ``info``; return the probabilities (None without a model)."""
+        s = self.session
+        if s.model is None:
+            return None
+        proba = s.predict_proba([item_id])
+        top = np.argsort(-proba[0])[:3]
+        info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
+        return proba
+
+    def _show_audit_item(self, item_id):
+        s = self.session
+        self.progress = {"n_labels": s.n_labels, "budget": self.budget,
+                         "n_pool": int(s.pool_mask(include_skipped=True).sum())}
+        info = {"strategy": "audit: drawn uniformly at random to estimate accuracy (never trained on)",
+                "model_version": s.model_version, "rank": None, "queue": None, "guesses": [], "score": None,
+                "score_name": None}
+        self._guesses(item_id, info)
+        self.info = info
+        self.item = _item_payload(s.dataset, item_id)
+        s.record_shown(item_id, model_version=s.model_version)
 
     # -- background training ---------------------------------------------
     def _maybe_retrain(self):
@@ -273,13 +298,18 @@ class LabelingWidget(anywidget.AnyWidget):
         h = s.history
         records = []
         for r in h.itertuples():
-            records.append({"n_labels": int(r.n_labels), "accuracy": None if np.isnan(r.accuracy) else float(r.accuracy),
+            acc = r.accuracy if not np.isnan(r.accuracy) else r.audit_accuracy  # audit estimate without test
+            records.append({"n_labels": int(r.n_labels), "accuracy": None if np.isnan(acc) else float(acc),
                             "hours": float(r.labeling_seconds) / 3600.0,
                             "cost": None if np.isnan(r.cost) else float(r.cost), "model_version": int(r.model_version)})
         self.history = records
         secs = seconds_per_label(s.labels()["seconds"], last=20)
         stats = {"median_seconds": secs["median"], "median_seconds_last_20": secs["median_last_20"],
                  "target": self.target, "projected_labels": None, "has_test": bool(s.test_mask.any())}
+        if not stats["has_test"] and len(h) and h["audit_n"].iloc[-1] > 0:
+            last = h.iloc[-1]
+            stats["audit"] = {"n": int(last.audit_n), "accuracy": float(last.audit_accuracy),
+                              "low": float(last.audit_low), "high": float(last.audit_high)}
         valid = h.dropna(subset=["accuracy"])
         if len(valid):
             proj = projected_labels_to_target(valid["n_labels"], valid["accuracy"], self.target)

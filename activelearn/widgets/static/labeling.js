@@ -140,7 +140,10 @@ function render({ model, el }) {
     const fmt = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
     const hasCost = hist.some((r) => r.cost !== null);
     dash.replaceChildren(
-      h("div", { class: "al-dash-title" }, st.has_test ? "Held-out test accuracy" : "No test labels: accuracy unknown"),
+      h("div", { class: "al-dash-title" }, st.has_test ? "Held-out test accuracy"
+        : st.audit ? `Audit estimate: ${(100 * st.audit.accuracy).toFixed(0)}% ` +
+          `(95% CI ${(100 * st.audit.low).toFixed(0)}-${(100 * st.audit.high).toFixed(0)}%, n=${st.audit.n} random items)`
+        : "No test labels yet: accuracy unknown until audit items are labeled"),
       lineChart(hist, "n_labels", "labels"),
       lineChart(hist, hasCost ? "cost" : "hours", hasCost ? "cost" : "hours labeling"),
       h("div", {}, `Seconds per label: median ${fmt(st.median_seconds)}, last 20 ${fmt(st.median_seconds_last_20)}`),
