@@ -24,8 +24,18 @@ def test_key_map_numbers_then_letters():
     km = key_map([f"c{i}" for i in range(13)])
     assert list(km)[:11] == list("1234567890a") and km["1"] == "c0" and km["0"] == "c9"
     assert "s" not in km and "u" not in km
-    with pytest.raises(al.ActiveLearnError, match="more than the widget has keys"):
-        key_map([str(i) for i in range(40)])
+    many = key_map([str(i) for i in range(40)])
+    assert len(many) == 34 and "39" not in many.values()  # the rest are labeled with buttons
+
+
+def test_many_classes_get_buttons_without_keys(tmp_path):
+    classes = [f"c{i}" for i in range(40)]
+    ds = al.from_arrays(np.random.default_rng(0).normal(size=(80, 3)), classes=classes)
+    w = LabelingWidget(al.Session(ds, store=":memory:"), retrain_every=0)
+    assert len(w.class_keys) == 40 and w.class_keys[-1] == "" and w.class_keys[0] == "1"
+    first = w.item["id"]
+    w.submit("c39", item_id=first)
+    assert w.session.labels()["label"].tolist() == ["c39"]
 
 
 def test_number_key_labels_current_item_durably(widget):

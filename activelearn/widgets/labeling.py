@@ -31,19 +31,13 @@ _CLASS_KEYS = list("1234567890") + [c for c in "abcdefghijklmnopqrtvwxyz"]
 def key_map(classes):
     """Keys for ``classes``: 1..9, 0, then letters (``s`` and ``u`` are skip and undo).
 
+    Classes beyond the 34th get no key; their buttons still work.
+
     Returns
     -------
     dict
         ``{key: class name}``.
-
-    Raises
-    ------
-    ActiveLearnError
-        With more classes than keys (34).
     """
-    if len(classes) > len(_CLASS_KEYS):
-        raise ActiveLearnError(f"{len(classes)} classes are more than the widget has keys for "
-                               f"({len(_CLASS_KEYS)}); label with the buttons or group classes.")
     return {k: str(c) for k, c in zip(_CLASS_KEYS, classes)}
 
 
@@ -105,7 +99,7 @@ class LabelingWidget(anywidget.AnyWidget):
         self.budget = budget
         self._keys = key_map(session.dataset.class_names)
         self.classes = session.dataset.class_names
-        self.class_keys = list(self._keys)
+        self.class_keys = list(self._keys) + [""] * (len(self.classes) - len(self._keys))
         self._lock = threading.RLock()
         self._trainer = None
         self._labels_at_last_train = session.n_labels

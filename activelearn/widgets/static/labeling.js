@@ -74,8 +74,9 @@ function render({ model, el }) {
     const classes = model.get("classes");
     const keys = model.get("class_keys");
     classes.forEach((c, i) => {
-      buttons.append(h("button", { class: "al-btn", "data-label": c, title: `key ${keys[i]}`,
-        onclick: () => send({ type: "label", label: c }) }, h("kbd", {}, keys[i]), " " + c));
+      const hint = keys[i] ? [h("kbd", {}, keys[i]), " "] : [];
+      buttons.append(h("button", { class: "al-btn", "data-label": c, title: keys[i] ? `key ${keys[i]}` : c,
+        onclick: () => send({ type: "label", label: c }) }, ...hint, c));
     });
     actions.replaceChildren(
       h("button", { class: "al-btn al-skip", onclick: () => send({ type: "skip" }) }, h("kbd", {}, "s"), " Skip"),
