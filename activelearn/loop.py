@@ -204,6 +204,8 @@ class Session:
         rounds = self.store.rounds(self.project_id)
         if len(rounds):
             self.model_version = int(rounds["model_version"].max())
+        # A reopened store had a model: rebuild it (deterministically) on first use, without a history row.
+        self._restore_model = bool(len(rounds))
 
     # -- state -----------------------------------------------------------
     @property
@@ -284,7 +286,8 @@ class Session:
         """
         n = self.batch_size if n is None else _check_positive_int("n", n)
         with self._lock:
-            if self.model is None and len(self._labeled_classes()) >= 1:
+            if self.model is None and self._restore_model:
+                self._restore_model = False
                 self._fit_silently()
             if self._queue is not None:
                 ids = [i for i in self._queue.item_ids if self._still_open(i)]
