@@ -122,7 +122,7 @@ class LabelingWidget(anywidget.AnyWidget):
         elif kind == "undo":
             self.undo()
         elif kind == "retrain":
-            self.retrain_in_background(force=True)
+            self.retrain_in_background()
 
     def handle_key(self, key, item_id=None):
         """What a key press does: pick a class, skip, or undo. Unknown keys do nothing.
@@ -197,9 +197,8 @@ class LabelingWidget(anywidget.AnyWidget):
         except ActiveLearnError as exc:
             self.error = str(exc)
             return
-        n = s.n_labels
-        self.progress = {"n_labels": n, "budget": self.budget, "n_pool": int(s.pool_mask(include_skipped=True).sum())}
         if not ids:
+            self._set_progress()
             self.item = {}
             self.info = {}
             self.status = "All items are labeled."
@@ -208,46 +207,43 @@ class LabelingWidget(anywidget.AnyWidget):
         query = s.last_query
         info = {"strategy": query.strategy, "model_version": query.model_version,
                 "rank": query.item_ids.index(item_id) + 1 if item_id in query.item_ids else None,
-                "queue": len(query.item_ids), "guesses": [], "score": None, "score_name": None}
-        proba = self._guesses(item_id, info)
-        if proba is not None:
-            if query.strategy in ("margin", "entropy", "least_confident"):
-                score = float(uncertainty_scores(proba, query.strategy)[0])
-                # margin is ranked by its negative (smaller gap = more uncertain); show the gap itself
-                info["score_name"] = "top-2 gap" if query.strategy == "margin" else query.strategy
-                info["score"] = -score if query.strategy == "margin" else score
-        self.info = info
-        self.item = _item_payload(s.dataset, item_id)
-        s.record_shown(item_id, model_version=query.model_version)
-
-    def _guesses(self, item_id, info):
-        """Put the model's top-3 guesses into ``info``; return the probabilities (None without a model)."""
-        s = self.session
-        if s.model is None:
-            return None
-        proba = s.predict_proba([item_id])
-        top = np.argsort(-proba[0])[:3]
-        info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
-        return proba
+                "queue": len(query.item_ids)}
+        self._show(item_id, info, scored_by=query.strategy)
 
     def _show_audit_item(self, item_id):
+        info = {"strategy": "audit: drawn uniformly at random to estimate accuracy (never trained on)",
+                "model_version": self.session.model_version, "rank": None, "queue": None}
+        self._show(item_id, info)
+
+    def _set_progress(self):
         s = self.session
         self.progress = {"n_labels": s.n_labels, "budget": self.budget,
                          "n_pool": int(s.pool_mask(include_skipped=True).sum())}
-        info = {"strategy": "audit: drawn uniformly at random to estimate accuracy (never trained on)",
-                "model_version": s.model_version, "rank": None, "queue": None, "guesses": [], "score": None,
-                "score_name": None}
-        self._guesses(item_id, info)
+
+    def _show(self, item_id, info, scored_by=None):
+        """Set every value the view needs for ``item_id``, then record (durably) that it was shown."""
+        s = self.session
+        self._set_progress()
+        info.update(guesses=[], score=None, score_name=None)
+        if s.model is not None:
+            proba = s.predict_proba([item_id])
+            top = np.argsort(-proba[0])[:3]
+            info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
+            if scored_by in ("margin", "entropy", "least_confident"):
+                score = float(uncertainty_scores(proba, scored_by)[0])
+                # margin is ranked by its negative (smaller gap = more uncertain); show the gap itself
+                info["score_name"] = "top-2 gap" if scored_by == "margin" else scored_by
+                info["score"] = -score if scored_by == "margin" else score
         self.info = info
         self.item = _item_payload(s.dataset, item_id)
-        s.record_shown(item_id, model_version=s.model_version)
+        s.record_shown(item_id, model_version=info["model_version"])
 
     # -- background training ---------------------------------------------
     def _maybe_retrain(self):
         if self.retrain_every and self.session.n_labels - self._labels_at_last_train >= self.retrain_every:
             self.retrain_in_background()
 
-    def retrain_in_background(self, force=False):
+    def retrain_in_background(self):
         """Start a retrain in a thread unless one is running; labeling goes on meanwhile.
 
         Returns
