@@ -27,10 +27,11 @@ patch_modal()
 from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty  # noqa: E402
 
 __all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
-           "margin", "entropy", "ranked_batch", "committee", "density", "bald", "kcenter", "kmeans",
+           "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee", "density", "bald", "kcenter", "kmeans",
            "uncertainty_scores"]
 
 STRATEGIES = {}
+_SCORE_CHUNK = 65536
 #: Strategies that need no fitted model (usable for a cold start).
 MODEL_FREE = set()
 
@@ -75,26 +76,56 @@ def select_top(scores, n_instances, random_state=None):
     if n <= 0:
         return np.empty(0, dtype=np.int64)
     rng = check_random_state(random_state)
-    jitter = rng.random(len(scores)) * 1e-12 * (1.0 + np.abs(scores).max())
-    noisy = scores + jitter
-    top = np.argpartition(-noisy, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-    return top[np.argsort(-noisy[top], kind="stable")].astype(np.int64)
+    # Negated scores plus a tiny random jitter, built in one buffer (pools can hold millions of items).
+    noisy = rng.random(len(scores))
+    noisy *= -1e-12 * (1.0 + max(abs(scores.max()), abs(scores.min())))
+    noisy -= scores
+    top = np.argpartition(noisy, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return top[np.argsort(noisy[top], kind="stable")].astype(np.int64)
 
 
-def _proba(classifier, X_pool, n_classes=None, **_):
-    n_classes = n_classes or len(getattr(classifier, "classes_", [])) or None
-    if n_classes is None:
-        return np.asarray(classifier.predict_proba(X_pool))
-    return predict_proba_full(classifier, X_pool, n_classes)
+def _negative_margin(proba):
+    return -_proba_margin(proba)
 
 
-_SCORERS = {"least_confident": _proba_uncertainty, "margin": lambda p: -_proba_margin(p),
-            "entropy": _proba_entropy}
+_SCORERS = {"least_confident": _proba_uncertainty, "margin": _negative_margin, "entropy": _proba_entropy}
 
 
 def uncertainty_scores(proba, kind="margin"):
     """Higher = more uncertain, from modAL's scoring of a probability matrix."""
     return np.asarray(_SCORERS[kind](proba), dtype=np.float64)
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a ``dask.array.Array`` (scored block by block on a Dask cluster)."""
+    return type(X).__module__.startswith("dask.array")
+
+
+def _score_block(block, classifier, n_classes, kind):
+    proba = predict_proba_full(classifier, block, n_classes) if n_classes else classifier.predict_proba(block)
+    return uncertainty_scores(np.asarray(proba), kind)
+
+
+def pool_uncertainty(classifier, X_pool, kind="margin", n_classes=None, **_):
+    """Uncertainty of every pool item (higher = more uncertain), one float64 per item.
+
+    ``X_pool`` may be an array, a ``np.memmap`` (read in chunks by the model)
+    or a ``dask.array.Array``: then each block is scored where it lives
+    (``map_blocks`` with the fitted model) and only the scores, 8 bytes per
+    item, come back.
+    """
+    n_classes = n_classes or len(getattr(classifier, "classes_", [])) or None
+    if is_dask_array(X_pool):
+        X_pool = X_pool.rechunk({i: -1 for i in range(1, X_pool.ndim)})
+        scores = X_pool.map_blocks(_score_block, classifier, n_classes, kind, drop_axis=list(range(1, X_pool.ndim)),
+                                   dtype=np.float64)
+        return np.asarray(scores.compute())
+    # Score in chunks: memory beyond the pool is one float64 per item plus one chunk's probabilities.
+    scores = np.empty(len(X_pool), dtype=np.float64)
+    for start in range(0, len(X_pool), _SCORE_CHUNK):
+        scores[start:start + _SCORE_CHUNK] = _score_block(X_pool[start:start + _SCORE_CHUNK], classifier, n_classes,
+                                                          kind)
+    return scores
 
 
 @register("random", model_free=True)
@@ -108,22 +139,19 @@ def random_sampling(classifier, X_pool, n_instances, random_state=None, **contex
 @register("least_confident")
 def least_confident(classifier, X_pool, n_instances, random_state=None, **context):
     """Lowest top-class probability (modAL ``classifier_uncertainty``)."""
-    return select_top(uncertainty_scores(_proba(classifier, X_pool, **context), "least_confident"),
-                      n_instances, random_state)
+    return select_top(pool_uncertainty(classifier, X_pool, "least_confident", **context), n_instances, random_state)
 
 
 @register("margin")
 def margin(classifier, X_pool, n_instances, random_state=None, **context):
     """Smallest gap between the two most probable classes (modAL ``classifier_margin``)."""
-    return select_top(uncertainty_scores(_proba(classifier, X_pool, **context), "margin"),
-                      n_instances, random_state)
+    return select_top(pool_uncertainty(classifier, X_pool, "margin", **context), n_instances, random_state)
 
 
 @register("entropy")
 def entropy(classifier, X_pool, n_instances, random_state=None, **context):
     """Highest entropy of the predicted class distribution (modAL ``classifier_entropy``)."""
-    return select_top(uncertainty_scores(_proba(classifier, X_pool, **context), "entropy"),
-                      n_instances, random_state)
+    return select_top(pool_uncertainty(classifier, X_pool, "entropy", **context), n_instances, random_state)
 
 
 class _LearnerView:
@@ -144,7 +172,7 @@ def ranked_batch(classifier, X_pool, n_instances, random_state=None, X_labeled=N
     """
     from modAL.batch import ranked_batch as modal_ranked_batch
 
-    unc = uncertainty_scores(_proba(classifier, X_pool, **context), "least_confident")
+    unc = pool_uncertainty(classifier, X_pool, "least_confident", **context)
     X_pool = np.asarray(X_pool).reshape(len(X_pool), -1)
     X_lab = None if X_labeled is None or len(X_labeled) == 0 else np.asarray(X_labeled).reshape(len(X_labeled), -1)
     n = min(int(n_instances), len(X_pool))
@@ -196,7 +224,7 @@ def _density_scores(X_pool, random_state=None, max_exact=4096, n_reference=2048,
 @register("density")
 def density(classifier, X_pool, n_instances, random_state=None, beta=1.0, **context):
     """Information density (Settles & Craven 2008): entropy x (mean similarity to the pool)^beta."""
-    unc = uncertainty_scores(_proba(classifier, X_pool, **context), "entropy")
+    unc = pool_uncertainty(classifier, X_pool, "entropy", **context)
     return select_top(unc * _density_scores(X_pool, random_state) ** beta, n_instances, random_state)
 
 
@@ -216,6 +244,49 @@ def bald(classifier, X_pool, n_instances, random_state=None, n_samples=20, **con
     proba_mc = predict_proba_mc(classifier, X_pool, n_samples=n_samples,
                                 random_state=int(rng.randint(2**31 - 1)))
     return select_top(bald_scores(proba_mc), n_instances, rng)
+
+
+@register("diverse")
+def diverse(classifier, X_pool, n_instances, random_state=None, X_labeled=None, candidates_per_item=10,
+            min_candidates=1000, **context):
+    """Uncertain and spread out, linear in the pool: the role of ranked batch at any pool size.
+
+    The ``max(min_candidates, candidates_per_item * n_instances)`` items with the
+    smallest margin are candidates; from them, each pick maximises
+    ``uncertainty x distance`` to everything labeled or already picked
+    (greedy k-center weighted by uncertainty). Cost: one scoring pass over
+    the pool plus O(candidates x (labeled + n_instances)) distances — never
+    quadratic in the pool. Works on arrays, memmaps and Dask arrays.
+    """
+    rng = check_random_state(random_state)
+    n = min(int(n_instances), len(X_pool))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    unc = pool_uncertainty(classifier, X_pool, "margin", **context)
+    m = min(len(unc), max(int(min_candidates), int(candidates_per_item) * n))
+    cand = select_top(unc, m, rng)
+    order = np.argsort(cand)  # read candidate rows in pool order (memmap / dask friendly)
+    rows = X_pool[cand[order]]
+    rows = np.asarray(rows.compute() if is_dask_array(rows) else rows, dtype=np.float32)
+    Xc = np.empty_like(rows.reshape(m, -1))
+    Xc[order] = rows.reshape(m, -1)
+    u = unc[cand]
+    weight = (u - u.min()) / (u.max() - u.min()) if u.max() > u.min() else np.ones(m)
+    weight = 0.5 + 0.5 * weight  # the least uncertain candidate still counts half
+    if X_labeled is not None and len(X_labeled):
+        lab = np.asarray(X_labeled, dtype=np.float32).reshape(len(X_labeled), -1)
+        _, min_dist = pairwise_distances_argmin_min(Xc, lab)
+        min_dist = min_dist.astype(np.float64)
+    else:
+        min_dist = np.full(m, np.inf)
+    chosen = []
+    for _ in range(n):
+        score = weight * (min_dist if np.isfinite(min_dist).all() else np.where(np.isinf(min_dist), 1.0, 0.0))
+        score[chosen] = -np.inf
+        best = int(np.argmax(score))
+        chosen.append(best)
+        min_dist = np.minimum(min_dist, np.sqrt(((Xc - Xc[best]) ** 2).sum(axis=1)))
+    return cand[np.asarray(chosen)].astype(np.int64)
 
 
 @register("kcenter", model_free=True)

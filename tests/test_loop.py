@@ -299,3 +299,14 @@ def test_audit_items_are_uniform_not_strategy_picks(store_path, blobs):
     assert len(picks) == 60  # distinct, spread over the pool
     pos = pool.positions(sorted(picks))
     assert np.ptp(pool.X[pos], axis=0).min() > 0.5 * np.ptp(pool.X, axis=0).min()
+
+
+def test_session_over_a_memory_mapped_pool(tmp_path, digits):
+    path = tmp_path / "pool.npy"
+    np.save(path, digits.X)
+    X = np.load(path, mmap_mode="r")
+    ds = al.from_arrays(X, y=digits.y, classes=digits.classes, name="mm")
+    assert isinstance(ds.X, np.memmap)  # not copied into memory
+    s = al.Session(ds, store=tmp_path / "mm.db", strategy="diverse")
+    h = s.simulate(30)
+    assert isinstance(s.dataset.X, np.memmap) and h["n_labels"].iloc[-1] == 30

@@ -97,3 +97,30 @@ def test_default_model_kinds(digits):
     assert default_model(digits).module.__name__ == "MLPModule"
     imgs = from_arrays(np.zeros((4, 32, 32)), classes=["a", "b"], kind="image")
     assert default_model(imgs).module.__name__ == "CNNModule"
+
+
+def test_fast_predict_proba_equals_skorchs(digits):
+    from skorch import NeuralNetClassifier
+
+    model = default_model(digits).fit(digits.X[:200], digits.y[:200])
+    ours = model.predict_proba(digits.X)
+    theirs = NeuralNetClassifier.predict_proba(model, digits.X)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert ours.dtype == np.float32 and ours.shape == (len(digits.X), 10)
+
+
+def test_predict_proba_reads_a_memmap_in_chunks(tmp_path, digits):
+    model = default_model(digits).fit(digits.X[:200], digits.y[:200])
+    big = np.lib.format.open_memmap(tmp_path / "pool.npy", mode="w+", dtype=np.float32, shape=(40000, 64))
+    big[:] = np.tile(digits.X, (23, 1))[:40000]
+    big.flush()
+    pool = np.load(tmp_path / "pool.npy", mmap_mode="r")
+    np.testing.assert_allclose(model.predict_proba(pool)[-1797:], model.predict_proba(np.asarray(pool[-1797:])),
+                               atol=1e-6)
+
+
+def test_predict_proba_before_fit_is_a_clear_error(digits):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        default_model(digits).predict_proba(digits.X[:2])

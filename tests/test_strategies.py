@@ -150,3 +150,41 @@ def test_strategies_do_not_touch_global_numpy_random():
     S.random_sampling(None, np.zeros((100, 2)), 5, random_state=0)
     S.select_top(np.zeros(100), 5, random_state=0)
     assert np.array_equal(before, np.random.get_state()[1])
+
+
+def test_diverse_prefers_uncertain_items_and_spreads_them():
+    rng = np.random.default_rng(0)
+    # two tight blobs on the decision boundary (x0 ~ 0), far apart in x1; plus certain items
+    boundary_a = np.c_[rng.normal(0, 0.05, 50), rng.normal(-10, 0.1, 50)]
+    boundary_b = np.c_[rng.normal(0, 0.05, 50), rng.normal(10, 0.1, 50)]
+    certain = np.c_[rng.normal(8, 0.5, 200), rng.normal(0, 3, 200)]
+    X = np.concatenate([boundary_a, boundary_b, certain])
+    clf = LogisticRegression().fit(np.array([[-5, 0], [5, 0], [-6, 1], [6, 1]]), [0, 1, 0, 1])
+    picks = S.diverse(clf, X, 2, random_state=0, min_candidates=100)
+    assert sorted(p // 50 for p in picks) == [0, 1]  # one from each uncertain blob, none certain
+
+
+def test_diverse_avoids_what_is_already_labeled():
+    rng = np.random.default_rng(1)
+    X = np.concatenate([np.c_[rng.normal(0, 0.05, 50), rng.normal(-10, 0.1, 50)],
+                        np.c_[rng.normal(0, 0.05, 50), rng.normal(10, 0.1, 50)]])
+    clf = LogisticRegression().fit(np.array([[-5, 0], [5, 0], [-6, 1], [6, 1]]), [0, 1, 0, 1])
+    picks = S.diverse(clf, X, 1, random_state=0, X_labeled=np.array([[0.0, -10.0]]), min_candidates=100)
+    assert picks[0] >= 50  # the blob near the labeled item is covered already
+
+
+def test_dask_pool_scores_match_numpy_on_a_two_worker_cluster():
+    da = pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 5)).astype(np.float32)
+    clf = LogisticRegression().fit(X[:200], (X[:200, 0] + X[:200, 1] > 0).astype(int))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        X_dask = da.from_array(X, chunks=(500, 5))
+        for name in ["margin", "entropy", "least_confident", "diverse", "random"]:
+            strategy = S.get_strategy(name)
+            ours = strategy(clf, X_dask, 20, random_state=3)
+            local = strategy(clf, X, 20, random_state=3)
+            assert ours.tolist() == local.tolist(), name
