@@ -93,7 +93,8 @@ class Session:
         Any scikit-learn classifier with ``predict_proba`` that takes labels as
         class positions; defaults to :func:`~activelearn.models.default_model`.
     strategy : str or callable
-        A name from :data:`~activelearn.strategies.STRATEGIES` or a function
+        Default ``"auto"``: typical items (TypiClust) until 5 labels per class,
+        then margin sampling. A name from :data:`~activelearn.strategies.STRATEGIES` or a function
         ``(classifier, X_pool, n_instances, random_state, **context) -> positions``.
     store : str, path-like or LabelStore
         SQLite file path or SQLAlchemy URL.
@@ -109,7 +110,8 @@ class Session:
     random_state : int
         Seeds the split, the model and every query.
     cold_start : str
-        Model-free strategy used until two classes have labels.
+        Model-free strategy used until two classes have labels. Default: ``"typiclust"``,
+        or ``"random"`` when ``strategy="random"``.
     project : str, optional
         Project name in the store; defaults to ``dataset.name``.
     n_threads : int, optional
@@ -124,8 +126,8 @@ class Session:
         without true labels, 0 with a held-out test set.
     """
 
-    def __init__(self, dataset, model=None, strategy="margin", store="labels.db", batch_size=10, test_size=0.25,
-                 cost_per_hour=None, cost_per_label=None, annotator=None, random_state=0, cold_start="kmeans",
+    def __init__(self, dataset, model=None, strategy="auto", store="labels.db", batch_size=10, test_size=0.25,
+                 cost_per_hour=None, cost_per_label=None, annotator=None, random_state=0, cold_start=None,
                  project=None, n_threads=None, strategy_params=None, audit_share=None):
         self.dataset = dataset
         self.batch_size = _check_positive_int("batch_size", batch_size)
@@ -141,6 +143,8 @@ class Session:
         self.random_state = int(random_state)
         self.strategy_name = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", "custom")
         self.strategy = get_strategy(strategy)
+        if cold_start is None:  # random sampling stays random from the first label on
+            cold_start = "random" if strategy == "random" else "typiclust"
         if cold_start not in MODEL_FREE:
             raise InvalidDataError(f"cold_start must be a model-free strategy ({sorted(MODEL_FREE)}), "
                                    f"got {cold_start!r}.")
@@ -153,6 +157,9 @@ class Session:
         self.audit_share = float(audit_share)
         self._audit_pending = set()
         self.n_threads = set_thread_limits(n_threads)
+        n = len(dataset)
+        self.test_mask = np.zeros(n, dtype=bool)
+        self.test_mask[self._draw_test_positions()] = True
 
         self.store = store if isinstance(store, LabelStore) else LabelStore(store)
         settings = {"test_size": self.test_size, "random_state": self.random_state}
@@ -160,6 +167,8 @@ class Session:
         self.project_id = self.store.open_project(self.project, dataset.fingerprint(), dataset.class_names, settings)
 
         self.model_template = model if model is not None else default_model(dataset, random_state=self.random_state)
+        if hasattr(self.model_template, "set_pool"):  # semi-supervised models learn from the pool (never the test set)
+            self.model_template.set_pool(dataset.X[~self.test_mask])
         self.model = None
         self.model_version = 0
         self.last_error = None
@@ -170,9 +179,6 @@ class Session:
         self._shown_at = {}
         self._queue = None
 
-        n = len(dataset)
-        self.test_mask = np.zeros(n, dtype=bool)
-        self.test_mask[self._draw_test_positions()] = True
         self.y_labeled = np.full(n, MISSING, dtype=np.int64)
         self.skipped = np.zeros(n, dtype=bool)
         self.audit_mask = np.zeros(n, dtype=bool)
@@ -254,7 +260,8 @@ class Session:
         seed = np.random.SeedSequence([self.random_state, self._n_queries]).generate_state(1)[0]
         labeled = np.flatnonzero(self.labeled_mask)
         context = dict(X_labeled=self.dataset.X[labeled], y_labeled=self.y_labeled[labeled],
-                       n_classes=self.dataset.n_classes, **(self.strategy_params if use_model else {}))
+                       n_classes=self.dataset.n_classes, transform=getattr(self.model_template, "transform", None),
+                       **(self.strategy_params if use_model else {}))
         n = min(n, len(pool))
         start = time.perf_counter()
         positions = strategy(model, self.dataset.X[pool], n, random_state=int(seed), **context)
@@ -296,8 +303,10 @@ class Session:
                     batch = ids[:n]
                     self._mark_shown(batch)
                     return batch
-            # Rank more than asked for, so labeling part of a batch does not force a re-query.
-            self._queue = self._query(max(n, 2 * self.batch_size))
+            # Rank a whole batch even when one item is asked for (the widget), so labeling part of a batch
+            # does not force a re-query. Never more: batch strategies (typiclust, kcenter, diverse) pick a
+            # set for exactly that size, and its first n items are not the best n.
+            self._queue = self._query(max(n, self.batch_size))
             batch = list(self._queue.item_ids[:n])
             self._mark_shown(batch)
             return batch

@@ -12,7 +12,7 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
-__all__ = ["MLPModule", "CNNModule", "TorchClassifier", "make_mlp", "make_cnn", "default_model",
+__all__ = ["MLPModule", "CNNModule", "TorchClassifier", "make_mlp", "make_cnn", "default_model", "default_torch_model",
            "predict_proba_full", "predict_proba_mc"]
 
 _PREDICT_CHUNK = 8192  # rows per forward pass: fast on CPU, activations stay a few MB
@@ -192,10 +192,23 @@ def _pool_standardisation(X, max_rows=100_000, random_state=0):
 def default_model(dataset, random_state=0):
     """The model :class:`~activelearn.Session` uses when none is given.
 
-    A small CNN for images of at least 16x16 pixels; otherwise an MLP on the
-    features standardised with statistics of the whole pool (features only:
-    no label is looked at).
+    Up to :data:`~activelearn.semi.MAX_SEMI_POOL` (20,000) items: the
+    semi-supervised :class:`~activelearn.semi.PoolSpreadingClassifier`, which
+    learns from the unlabeled pool as well as the labels (the Session hands it
+    the pool, never the test items). Larger pools: a small CNN for images of at
+    least 16x16 pixels, otherwise an MLP on the features standardised with
+    statistics of the whole pool (features only: no label is looked at).
     """
+    from .semi import MAX_SEMI_POOL, PoolSpreadingClassifier
+
+    if len(dataset) <= MAX_SEMI_POOL:
+        scaling = "feature" if dataset.kind == "table" else "global"
+        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=random_state)
+    return default_torch_model(dataset, random_state=random_state)
+
+
+def default_torch_model(dataset, random_state=0):
+    """The PyTorch model for a dataset: a small CNN for images of at least 16x16 pixels, else an MLP."""
     shape = dataset.image_shape or dataset.X.shape[1:]
     if dataset.kind == "image" and len(shape) >= 2 and min(shape[-2:]) >= 16:
         return make_cnn(shape, dataset.n_classes, random_state=random_state)

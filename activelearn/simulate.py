@@ -32,7 +32,8 @@ def initial_ids(session, initial_size, seed):
 
 
 def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, model=None, test_size=0.3,
-            seconds_per_label=None, cost_per_hour=None, cost_per_label=None, strategy_params=None):
+            seconds_per_label=None, cost_per_hour=None, cost_per_label=None, strategy_params=None,
+            initial="random"):
     """One learning curve: a fresh in-memory session, the initial set, then the loop to ``budget``.
 
     Returns
@@ -44,8 +45,12 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
                       test_size=test_size, random_state=seed, cost_per_hour=cost_per_hour,
                       cost_per_label=cost_per_label, strategy_params=strategy_params)
     oracle = Oracle(dataset)
+    if initial not in ("random", "cold_start"):
+        raise ValueError(f"initial must be 'random' or 'cold_start', got {initial!r}")
     if initial_size:
-        for item_id in initial_ids(session, initial_size, seed):
+        first = (initial_ids(session, initial_size, seed) if initial == "random"
+                 else session.next_batch(initial_size))
+        for item_id in first:
             session.label(item_id, oracle(item_id), seconds=seconds_per_label)
         session.retrain()
     history = session.simulate(budget, oracle=oracle, seconds_per_label=seconds_per_label)
@@ -63,7 +68,7 @@ def _worker_init(n_threads):
 
 def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batch_size=10, initial_size=10,
              model=None, test_size=0.3, n_jobs=None, progress=True, seconds_per_label=None, cost_per_hour=None,
-             cost_per_label=None, strategy_params=None):
+             cost_per_label=None, strategy_params=None, initial="random"):
     """Run every strategy on every seed, in parallel processes, with a progress bar.
 
     Parameters
@@ -74,6 +79,11 @@ def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batc
     seeds : int or sequence of int
         ``5`` means seeds 0..4.
     budget, batch_size, initial_size : int
+    initial : {"random", "cold_start"}
+        ``"random"`` (the reference protocol): each seed's ``initial_size``
+        first labels are drawn at random and shared by every strategy.
+        ``"cold_start"``: each strategy picks them itself with its session's
+        cold start (TypiClust; random sampling stays random).
     model : estimator, optional
         Default: :func:`~activelearn.models.default_model` per seed.
     test_size : float
@@ -94,7 +104,7 @@ def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batc
     jobs = [(s, seed) for seed in seeds for s in strategies]
     kwargs = dict(budget=budget, batch_size=batch_size, initial_size=initial_size, model=model,
                   test_size=test_size, seconds_per_label=seconds_per_label, cost_per_hour=cost_per_hour,
-                  cost_per_label=cost_per_label, strategy_params=strategy_params)
+                  cost_per_label=cost_per_label, strategy_params=strategy_params, initial=initial)
     n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1)
     bar = None
     if progress:

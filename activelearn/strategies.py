@@ -28,7 +28,7 @@ from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty 
 
 __all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
            "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee", "density", "bald", "kcenter", "kmeans",
-           "uncertainty_scores"]
+           "uncertainty_scores", "typiclust", "auto"]
 
 STRATEGIES = {}
 _SCORE_CHUNK = 65536
@@ -334,3 +334,80 @@ def kmeans(classifier, X_pool, n_instances, random_state=None, **context):
         rest = np.setdiff1d(np.arange(len(X)), picked)
         picked += rest[select_top(-km.transform(X[rest]).min(axis=1), n - len(picked), rs)].tolist()
     return np.asarray(picked[:n], dtype=np.int64)
+
+
+def _typicality_coordinates(X, transform):
+    if transform is not None:
+        return np.asarray(transform(X), dtype=np.float32)
+    X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+    return X
+
+
+@register("typiclust", model_free=True)
+def typiclust(classifier, X_pool, n_instances, random_state=None, X_labeled=None, transform=None, k_typical=20,
+              **context):
+    """TypiClust (Hacohen et al. 2022): the most typical item of each of the largest uncovered clusters.
+
+    The pool and the labeled items are clustered into ``labeled + n_instances``
+    k-means clusters; clusters that hold no labeled item are visited largest
+    first, and each gives its most typical item (highest inverse mean distance
+    to its ``k_typical`` nearest neighbours). It needs no model, so it serves as
+    the cold start; ``transform`` (given by the :class:`~activelearn.Session`
+    from its model, e.g. the t-SNE map of
+    :class:`~activelearn.semi.PoolSpreadingClassifier`) sets the space it
+    clusters in, else the raw features.
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    transform = transform if transform is not None else getattr(classifier, "transform", None)
+    n = min(int(n_instances), len(X_pool))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    rng = check_random_state(random_state)
+    E = _typicality_coordinates(X_pool, transform)
+    E_lab = (_typicality_coordinates(X_labeled, transform) if X_labeled is not None and len(X_labeled)
+             else np.empty((0, E.shape[1]), dtype=np.float32))
+    n_clusters = min(len(E) + len(E_lab), n + len(E_lab))
+    seed = rng.randint(2**31 - 1)
+    both = np.vstack([E, E_lab])
+    km = (KMeans(n_clusters, n_init=10 if both.shape[1] <= 8 else 1, random_state=seed) if len(both) <= 20000
+          else MiniBatchKMeans(n_clusters, n_init=1, random_state=seed, batch_size=4096)).fit(both)
+    cluster, covered = km.labels_[:len(E)], set(km.labels_[len(E):].tolist())
+    if len(E) == 1:
+        typicality = np.zeros(1)
+    elif len(E) <= 20000:
+        k = max(1, min(int(k_typical), len(E) - 1))
+        dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(E).kneighbors(E)
+        typicality = 1.0 / (dist[:, 1:].mean(axis=1) + 1e-12)
+    else:  # kNN over millions is too slow: closeness to the own centre stands in
+        typicality = -np.sqrt(((E - km.cluster_centers_[cluster]) ** 2).sum(axis=1))
+    typicality = typicality + rng.random(len(E)) * 1e-9 * np.abs(typicality).max()  # seeded tie-break
+    sizes = np.bincount(cluster, minlength=n_clusters)
+    picked = []
+    for c in np.argsort(-sizes, kind="stable"):
+        if len(picked) == n:
+            break
+        if c in covered or sizes[c] == 0:
+            continue
+        members = np.flatnonzero(cluster == c)
+        picked.append(int(members[np.argmax(typicality[members])]))
+    if len(picked) < n:  # every cluster already covered: the most typical of the rest
+        rest = np.setdiff1d(np.arange(len(E)), picked)
+        picked += rest[select_top(typicality[rest], n - len(picked), rng)].tolist()
+    return np.asarray(picked, dtype=np.int64)
+
+
+@register("auto")
+def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_classes=None, typical_per_class=5,
+         **context):
+    """The default: :func:`typiclust` until ``typical_per_class`` labels per class, then :func:`margin`.
+
+    Early on, the model's uncertainty is unreliable and typical, spread-out
+    items teach more; once every mode of the pool has labels, the items the
+    model is least sure about do.
+    """
+    n_labeled = 0 if X_labeled is None else len(X_labeled)
+    if n_classes is not None and n_labeled < int(typical_per_class) * int(n_classes):
+        return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
+    return margin(classifier, X_pool, n_instances, random_state, n_classes=n_classes, **context)

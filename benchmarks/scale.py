@@ -61,11 +61,11 @@ def make_pool(path, n_items, n_features=64, seed=0):
 
 def _fitted_model(X, y, n_labeled=2000, seed=0):
     from activelearn import from_arrays
-    from activelearn.models import default_model
+    from activelearn.models import default_torch_model
 
     ds = from_arrays(X[:1], classes=[str(c) for c in range(N_CLASSES)])  # shape only
     ds.X = X  # default standardisation from the pool itself (features only)
-    model = default_model(ds, random_state=seed)
+    model = default_torch_model(ds, random_state=seed)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(X), n_labeled, replace=False))
     start = time.perf_counter()

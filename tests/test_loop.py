@@ -45,7 +45,7 @@ def test_next_batch_is_stable_until_something_changes(session_factory):
 def test_cold_start_then_model_strategy(session_factory):
     s = session_factory(strategy="margin")
     s.next_batch()
-    assert s.last_query.strategy == "kmeans"  # no labels yet: model-free
+    assert s.last_query.strategy == "typiclust"  # no labels yet: model-free
     label_batch(s)
     s.retrain()
     s.next_batch()
@@ -60,7 +60,7 @@ def test_one_class_labeled_does_not_crash(session_factory, blobs):
     row = s.retrain()
     assert row["n_labels"] == 3 and 0.0 < row["accuracy"] < 0.5
     ids = s.next_batch()
-    assert len(ids) == 5 and s.last_query.strategy == "kmeans"  # still a cold start
+    assert len(ids) == 5 and s.last_query.strategy == "typiclust"  # still a cold start
 
 
 def test_history_columns_and_cost(session_factory):

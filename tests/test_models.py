@@ -3,12 +3,12 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from activelearn.models import (TorchClassifier, default_model, make_cnn, make_mlp, predict_proba_full,
+from activelearn.models import (TorchClassifier, default_model, default_torch_model, make_cnn, make_mlp, predict_proba_full,
                                 predict_proba_mc)
 
 
 def test_mlp_returns_every_class_before_every_class_is_seen(digits):
-    model = default_model(digits)
+    model = default_torch_model(digits)
     idx = np.flatnonzero(digits.y < 3)[:30]
     model.fit(digits.X[idx], digits.y[idx])
     proba = model.predict_proba(digits.X[:5])
@@ -17,7 +17,7 @@ def test_mlp_returns_every_class_before_every_class_is_seen(digits):
 
 
 def test_fit_is_repeatable_and_clone_able(digits):
-    model = default_model(digits, random_state=3)
+    model = default_torch_model(digits, random_state=3)
     X, y = digits.X[:100], digits.y[:100]
     p1 = model.fit(X, y).predict_proba(X[:10])
     p2 = clone(model).fit(X, y).predict_proba(X[:10])
@@ -30,14 +30,14 @@ def test_fit_leaves_global_torch_rng_alone(digits):
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    default_model(digits).fit(digits.X[:50], digits.y[:50])
+    default_torch_model(digits).fit(digits.X[:50], digits.y[:50])
     assert torch.equal(torch.rand(3), expected)
 
 
 def test_mlp_learns_digits(digits):
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(digits))
-    model = default_model(digits).fit(digits.X[idx[:300]], digits.y[idx[:300]])
+    model = default_torch_model(digits).fit(digits.X[idx[:300]], digits.y[idx[:300]])
     assert (model.predict(digits.X[idx[1000:]]) == digits.y[idx[1000:]]).mean() > 0.9
 
 
@@ -93,16 +93,22 @@ def test_epochs_follow_a_step_budget():
 def test_default_model_kinds(digits):
     from activelearn import from_arrays
 
-    assert isinstance(default_model(digits), TorchClassifier)
-    assert default_model(digits).module.__name__ == "MLPModule"
+    from activelearn.semi import MAX_SEMI_POOL, PoolSpreadingClassifier
+
+    assert isinstance(default_model(digits), PoolSpreadingClassifier)  # small pools: semi-supervised
+    assert default_model(digits).scaling == "global"  # pixels share one unit
+    big = from_arrays(np.zeros((MAX_SEMI_POOL + 1, 4), dtype=np.float32), classes=["a", "b"])
+    assert isinstance(default_model(big), TorchClassifier) and default_model(big).module.__name__ == "MLPModule"
+    assert isinstance(default_torch_model(digits), TorchClassifier)
+    assert default_torch_model(digits).module.__name__ == "MLPModule"
     imgs = from_arrays(np.zeros((4, 32, 32)), classes=["a", "b"], kind="image")
-    assert default_model(imgs).module.__name__ == "CNNModule"
+    assert default_torch_model(imgs).module.__name__ == "CNNModule"
 
 
 def test_fast_predict_proba_equals_skorchs(digits):
     from skorch import NeuralNetClassifier
 
-    model = default_model(digits).fit(digits.X[:200], digits.y[:200])
+    model = default_torch_model(digits).fit(digits.X[:200], digits.y[:200])
     ours = model.predict_proba(digits.X)
     theirs = NeuralNetClassifier.predict_proba(model, digits.X)
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
@@ -110,7 +116,7 @@ def test_fast_predict_proba_equals_skorchs(digits):
 
 
 def test_predict_proba_reads_a_memmap_in_chunks(tmp_path, digits):
-    model = default_model(digits).fit(digits.X[:200], digits.y[:200])
+    model = default_torch_model(digits).fit(digits.X[:200], digits.y[:200])
     big = np.lib.format.open_memmap(tmp_path / "pool.npy", mode="w+", dtype=np.float32, shape=(40000, 64))
     big[:] = np.tile(digits.X, (23, 1))[:40000]
     big.flush()
@@ -123,4 +129,4 @@ def test_predict_proba_before_fit_is_a_clear_error(digits):
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
-        default_model(digits).predict_proba(digits.X[:2])
+        default_torch_model(digits).predict_proba(digits.X[:2])

@@ -102,7 +102,7 @@ def test_every_strategy_returns_distinct_in_range_positions(name, digits):
     rng = np.random.default_rng(0)
     lab = rng.choice(len(digits), 40, replace=False)
     pool = np.setdiff1d(np.arange(len(digits)), lab)[:300]
-    model = al.models.default_model(digits).set_params(train_steps=50)
+    model = al.models.default_torch_model(digits).set_params(train_steps=50)
     model.fit(digits.X[lab], digits.y[lab])
     ctx = dict(X_labeled=digits.X[lab], y_labeled=digits.y[lab], n_classes=10)
     out = S.get_strategy(name)(model, digits.X[pool], 7, random_state=3, **ctx)

@@ -77,12 +77,12 @@ def test_item_payload_image_and_info(digits, tmp_path):
     s = al.Session(digits, store=tmp_path / "d.db")
     w = LabelingWidget(s, retrain_every=0)
     assert w.item["kind"] == "image" and w.item["src"].startswith("data:image/png;base64,")
-    assert w.info["strategy"] == "kmeans" and w.info["model_version"] == 0
+    assert w.info["strategy"] == "typiclust" and w.info["model_version"] == 0
     for _ in range(10):
         w.handle_key(key_for(w, true_label(digits, int(w.item["id"]))))
     w.retrain_in_background().join()
     w.handle_key("s")  # move to an item ranked by the new model
-    assert w.info["strategy"] == "margin" and w.info["model_version"] == 1
+    assert w.info["strategy"] == "auto" and w.info["model_version"] == 1
     assert len(w.info["guesses"]) == 3 and 0 <= w.info["score"] <= 1
     assert w.history[-1]["n_labels"] == 10 and w.stats["has_test"]
 
