@@ -229,6 +229,8 @@ class LabelingWidget(anywidget.AnyWidget):
             proba = s.predict_proba([item_id])
             top = np.argsort(-proba[0])[:3]
             info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
+            if scored_by == "auto":  # shown as what it ranks by once typical items are covered
+                scored_by = "margin"
             if scored_by in ("margin", "entropy", "least_confident"):
                 score = float(uncertainty_scores(proba, scored_by)[0])
                 # margin is ranked by its negative (smaller gap = more uncertain); show the gap itself
