@@ -32,10 +32,12 @@ def cmd_demo(args):
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"Simulated labeling on digits: {args.strategy} against random sampling, seed {args.seed}, "
-          f"{args.budget} labels, batches of {args.batch_size}; accuracy on a held-out test set (30%).")
+    print(f"Simulated labeling on digits: {args.strategy} against random sampling (same semi-supervised model), "
+          f"seed {args.seed}, {args.budget} labels, batches of {args.batch_size}; accuracy on a held-out test "
+          "set (30%).")
     results = simulate(load_digits(), ["random", args.strategy], seeds=[args.seed], budget=args.budget,
-                       batch_size=args.batch_size, initial_size=args.batch_size, progress=True, n_jobs=args.jobs)
+                       batch_size=args.batch_size, initial_size=args.batch_size, progress=True, n_jobs=args.jobs,
+                       initial="cold_start")
     table = results.pivot_table(index="n_labels", columns="strategy", values="accuracy")[["random", args.strategy]]
     print("\nLearning curve (held-out test accuracy):")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
@@ -70,7 +72,8 @@ def cmd_simulate(args):
     out.mkdir(parents=True, exist_ok=True)
     results = simulate(dataset, strategies, seeds=args.seeds, budget=args.budget, batch_size=args.batch_size,
                        initial_size=args.initial_size, test_size=args.test_size, n_jobs=args.jobs,
-                       seconds_per_label=args.seconds_per_label, cost_per_hour=args.cost_per_hour)
+                       seconds_per_label=args.seconds_per_label, cost_per_hour=args.cost_per_hour,
+                       initial=args.initial, model=_model(args.model, dataset))
     results.to_csv(out / "curves.csv", index=False)
     summary = summarize(results, target=args.target, baseline="random" if "random" in strategies else strategies[0],
                         aulc_range=(args.initial_size, args.budget))
@@ -88,6 +91,14 @@ def cmd_simulate(args):
     return 0
 
 
+def _model(name, dataset):
+    if name == "default":
+        return None  # each run builds its own (seeded) default model
+    from .models import default_torch_model
+
+    return default_torch_model(dataset)
+
+
 def cmd_strategies(args):
     from .strategies import MODEL_FREE, STRATEGIES
 
@@ -102,7 +113,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="short simulated labeling run on the bundled digits; prints and plots the curve")
-    p.add_argument("--strategy", default="margin", help="query strategy to compare with random (default: margin)")
+    p.add_argument("--strategy", default="auto", help="query strategy to compare with random (default: auto)")
     p.add_argument("--budget", type=int, default=150, help="labels to reach (default: 150)")
     p.add_argument("--batch-size", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
@@ -116,7 +127,13 @@ def build_parser():
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
     p.add_argument("--budget", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--initial-size", type=int, default=10, help="random labels each seed starts from")
+    p.add_argument("--initial-size", type=int, default=10, help="labels each run starts from")
+    p.add_argument("--initial", choices=["random", "cold_start"], default="random",
+                   help="random: each seed's first labels are random and shared by all strategies (default); "
+                        "cold_start: each strategy picks them with its cold start (TypiClust; random stays random)")
+    p.add_argument("--model", choices=["default", "mlp"], default="default",
+                   help="default: semi-supervised PoolSpreadingClassifier up to 20,000 items, else torch; "
+                        "mlp: the torch MLP/CNN, labels only")
     p.add_argument("--test-size", type=float, default=0.3)
     p.add_argument("--target", type=float, default=0.95, help="test accuracy to reach")
     p.add_argument("--seconds-per-label", type=float, default=5.0, help="simulated seconds per label")

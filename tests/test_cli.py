@@ -35,5 +35,5 @@ def test_unknown_strategy_is_a_clear_error(tmp_path, capsys):
 def test_demo_prints_curve_and_writes_plot(tmp_path, capsys):
     assert main(["demo", "--budget", "30", "--out", str(tmp_path), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "Learning curve" in out and "margin" in out
+    assert "Learning curve" in out and "auto" in out
     assert (tmp_path / "learning_curve.png").stat().st_size > 0

@@ -11,13 +11,26 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-@pytest.mark.parametrize("name", ["01_label_digits.ipynb"])
-def test_notebook_runs_top_to_bottom(name, tmp_path):
+def _run(name, tmp_path):
     shutil.copy(NOTEBOOKS / name, tmp_path / name)
     nb = nbformat.read(tmp_path / name, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    return outputs
+
+
+def test_label_efficiency_notebook_shows_table_and_plots(tmp_path):
+    outputs = _run("02_label_efficiency.ipynb", tmp_path)
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("labels_to_target_median" in h and "auto" in h for h in html)  # the summary table
+    assert [o for o in outputs if "image/png" in o.get("data", {})]  # the plots
+    assert any("no overlap" in o.get("text", "") for o in outputs)
+
+
+@pytest.mark.parametrize("name", ["01_label_digits.ipynb"])
+def test_notebook_runs_top_to_bottom(name, tmp_path):
+    outputs = _run(name, tmp_path)
     widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert widget_views  # the labeling widget was displayed
     # The session created its durable store next to the notebook.
