@@ -273,8 +273,8 @@ class Dataset:
         Returns
         -------
         bytes or str or dict
-            PNG bytes for an image, a string for a text, a ``{column: value}``
-            dict for a table row.
+            PNG bytes for an image (or ``{"image": png_bytes, "caption": name}``),
+            a string for a text, a ``{column: value}`` dict for a table row.
         """
         pos = self.position(item_id)
         if self._render is not None:

@@ -9,6 +9,7 @@ reopening the same store resumes where the last session stopped.
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -546,6 +547,52 @@ class Session:
             raise ActiveLearnError("no model yet: label a few items and call retrain().")
         pos = self.dataset.positions(item_ids)
         return predict_proba_full(self.model, self.dataset.X[pos], self.dataset.n_classes)
+
+    # -- export ----------------------------------------------------------
+    def export(self, path, include_predictions=False):
+        """Write the labels to CSV, Parquet or JSON Lines (by the file's extension).
+
+        Columns: ``item_id, label, annotator, labeled_at, seconds, audit``. With
+        ``include_predictions=True`` every item gets the current model's
+        ``prediction`` and ``confidence`` (its probability), and the unlabeled
+        items are included too (``label`` empty), so the labels and the model's
+        guesses can be used elsewhere.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
+            raise InvalidDataError(f"export: unknown format {suffix!r} for {path.name}; use .csv, .parquet "
+                                   "or .jsonl.")
+        out = self.labels()[["item_id", "label", "annotator", "labeled_at", "seconds", "audit"]]
+        if include_predictions:
+            if self.model is None:
+                raise ActiveLearnError("export(include_predictions=True) needs a model: call retrain() first.")
+            labeled_pos = set(self.dataset.positions(out["item_id"].tolist()).tolist()) if len(out) else set()
+            rest = [p for p in range(len(self.dataset)) if p not in labeled_pos]
+            extra = pd.DataFrame({"item_id": [self.dataset.item_id(p) for p in rest]})
+            out = pd.concat([out, extra], ignore_index=True) if len(out) else extra.reindex(columns=out.columns)
+            pos = self.dataset.positions(out["item_id"].tolist())
+            proba = np.empty((len(pos), self.dataset.n_classes), dtype=np.float32)
+            for start in range(0, len(pos), 65536):
+                chunk = pos[start:start + 65536]
+                proba[start:start + len(chunk)] = predict_proba_full(self.model, self.dataset.X[chunk],
+                                                                      self.dataset.n_classes)
+            names = np.asarray(self.dataset.class_names, dtype=object)
+            out["prediction"] = names[proba.argmax(axis=1)]
+            out["confidence"] = proba.max(axis=1).astype(float)
+            out["model_version"] = self.model_version
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            out.to_csv(path, index=False)
+        elif suffix in (".parquet", ".pq"):
+            out.to_parquet(path, index=False)
+        else:
+            out.to_json(path, orient="records", lines=True, date_format="iso")
+        return path
 
     # -- simulation ------------------------------------------------------
     def simulate(self, budget, oracle=None, seconds_per_label=None, progress=False):

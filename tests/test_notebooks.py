@@ -28,6 +28,19 @@ def test_label_efficiency_notebook_shows_table_and_plots(tmp_path):
     assert any("no overlap" in o.get("text", "") for o in outputs)
 
 
+@pytest.mark.parametrize("name, export", [("03_label_texts.ipynb", "text_labels.csv"),
+                                          ("04_label_images.ipynb", "image_labels.parquet")])
+def test_own_data_notebooks_label_and_export(name, export, tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("ACTIVELEARN_CACHE", str(tmp_path / "cache"))
+    outputs = _run(name, tmp_path)
+    assert [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    path = tmp_path / export
+    got = pd.read_csv(path) if export.endswith(".csv") else pd.read_parquet(path)
+    assert got["label"].notna().sum() >= 20 and got["prediction"].notna().all()
+
+
 @pytest.mark.parametrize("name", ["01_label_digits.ipynb"])
 def test_notebook_runs_top_to_bottom(name, tmp_path):
     outputs = _run(name, tmp_path)

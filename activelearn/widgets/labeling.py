@@ -44,7 +44,10 @@ def key_map(classes):
 def _item_payload(dataset, item_id):
     shown = dataset.render(item_id)
     payload = {"id": str(item_id), "title": str(item_id)}
-    if isinstance(shown, (bytes, bytearray)):
+    if isinstance(shown, dict) and isinstance(shown.get("image"), (bytes, bytearray)):  # image with a caption
+        payload.update(kind="image", src="data:image/png;base64," + base64.b64encode(shown["image"]).decode("ascii"),
+                       title=str(shown.get("caption", item_id)))
+    elif isinstance(shown, (bytes, bytearray)):
         payload.update(kind="image", src="data:image/png;base64," + base64.b64encode(shown).decode("ascii"))
     elif isinstance(shown, dict):
         payload.update(kind="table", table=[[str(k), f"{v:.4g}" if isinstance(v, float) else str(v)]
