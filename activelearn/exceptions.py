@@ -16,6 +16,8 @@ __all__ = [
     "StoreMismatchError",
     "StoreVersionError",
     "TrainingError",
+    "StoreUnavailableError",
+    "LeasedError",
 ]
 
 
@@ -67,3 +69,11 @@ class StoreVersionError(ActiveLearnError, RuntimeError):
 
 class TrainingError(ActiveLearnError, RuntimeError):
     """Training the model failed; the previous model and every label are kept."""
+
+
+class StoreUnavailableError(ActiveLearnError, ConnectionError):
+    """The label store cannot be reached (database down, network gone); the write did not happen."""
+
+
+class LeasedError(ActiveLearnError, ValueError):
+    """The item is handed to another annotator right now (its lease has not expired)."""

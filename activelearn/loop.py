@@ -125,11 +125,24 @@ class Session:
         never trained on; they give an honest accuracy estimate with a 95%
         Wilson interval when the data has no true labels. Default: 0.1
         without true labels, 0 with a held-out test set.
+    labels_per_item : int
+        Team labeling: how many different annotators label each item (1: no
+        overlap). With more, the model trains on the resolved label (majority;
+        an adjudicator's label wins) and :meth:`agreement` reports kappa.
+    lease_seconds : float
+        How long an item handed out by :meth:`next_batch` stays reserved for
+        this annotator if not answered.
+    trainer : bool
+        Whether this session trains and publishes the ranking. In a team, one
+        session trains; the others (``trainer=False``) label from its ranking.
+    adjudicators : sequence of str
+        Annotators whose label decides an item (over the majority).
     """
 
     def __init__(self, dataset, model=None, strategy="auto", store="labels.db", batch_size=10, test_size=0.25,
                  cost_per_hour=None, cost_per_label=None, annotator=None, random_state=0, cold_start=None,
-                 project=None, n_threads=None, strategy_params=None, audit_share=None):
+                 project=None, n_threads=None, strategy_params=None, audit_share=None, labels_per_item=1,
+                 lease_seconds=900.0, trainer=True, adjudicators=()):
         self.dataset = dataset
         self.batch_size = _check_positive_int("batch_size", batch_size)
         if not 0.0 <= float(test_size) < 1.0:
@@ -141,6 +154,15 @@ class Session:
         self.cost_per_hour = cost_per_hour
         self.cost_per_label = cost_per_label
         self.annotator = annotator
+        self.labels_per_item = _check_positive_int("labels_per_item", labels_per_item)
+        if not np.isfinite(lease_seconds) or lease_seconds <= 0:
+            raise InvalidDataError(f"lease_seconds must be a positive number, got {lease_seconds!r}.")
+        self.lease_seconds = float(lease_seconds)
+        self.trainer = bool(trainer)
+        self.adjudicators = {str(a) for a in adjudicators}
+        # Who holds leases: the annotator's name. Sessions without one share the name "anonymous" (a restarted
+        # notebook gets its items back); give every member of a team a name.
+        self.holder = str(annotator) if annotator is not None else "anonymous"
         self.random_state = int(random_state)
         self.strategy_name = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", "custom")
         self.strategy = get_strategy(strategy)
@@ -184,6 +206,8 @@ class Session:
         self.skipped = np.zeros(n, dtype=bool)
         self.audit_mask = np.zeros(n, dtype=bool)
         self._load_from_store()
+        if not self.trainer:  # lets the trainer rank for one more annotator
+            self.store.add_event(self.project_id, "", "joined", annotator=self.holder)
 
     # -- set-up ----------------------------------------------------------
     def _draw_test_positions(self):
@@ -200,19 +224,63 @@ class Session:
         return np.sort(test)
 
     def _load_from_store(self):
-        labels = self.store.labels(self.project_id)
-        if len(labels):
-            pos = self.dataset.positions(labels["item_id"].tolist())
-            self.y_labeled[pos] = [self._class_index[lab] for lab in labels["label"]]
-            self.audit_mask[pos] = labels["audit"].to_numpy(bool)
-        skipped = self.store.item_ids_with(self.project_id, "skipped")
-        if skipped:
-            self.skipped[self.dataset.positions(sorted(skipped))] = True
+        self._item_labels = {}  # item id -> {event id: (annotator, label, audit)}: live labels
+        self._last_event = 0
+        self._sync()
         rounds = self.store.rounds(self.project_id)
         if len(rounds):
             self.model_version = int(rounds["model_version"].max())
         # A reopened store had a model: rebuild it (deterministically) on first use, without a history row.
         self._restore_model = bool(len(rounds))
+
+    def _sync(self):
+        """Apply the store's new label, undo and skip events (this session's and everyone else's)."""
+        new = self.store.events_since(self.project_id, self._last_event)
+        if not new:
+            return
+        touched = set()
+        for e in new:
+            item = e["item_id"]
+            if e["kind"] == "labeled":
+                self._item_labels.setdefault(item, {})[e["id"]] = (e["annotator"], e["label"], bool(e["audit"]))
+                touched.add(item)
+            elif e["kind"] == "undone":
+                self._item_labels.get(item, {}).pop(e["ref_event_id"], None)
+                touched.add(item)
+            elif e["kind"] == "skipped":
+                self.skipped[self.dataset.position(item)] = True
+        self._last_event = new[-1]["id"]
+        for item in touched:
+            self._resolve(item)
+
+    def _apply_label_event(self, event_id, item, annotator, label, audit):
+        self._item_labels.setdefault(str(item), {})[event_id] = (annotator, label, audit)
+        self._resolve(str(item))
+
+    def _resolve(self, item):
+        """The label the model trains on: an adjudicator's, else the majority (ties: the earliest)."""
+        pos = self.dataset.position(item)
+        live = self._item_labels.get(item, {})
+        if not live:
+            self.y_labeled[pos] = MISSING
+            self.audit_mask[pos] = False
+            return
+        ordered = [live[k] for k in sorted(live)]
+        judged = [lab for who, lab, _ in ordered if who in self.adjudicators]
+        if judged:
+            label = judged[-1]
+        else:
+            votes = {}
+            for _, lab, _ in ordered:
+                votes[lab] = votes.get(lab, 0) + 1
+            best = max(votes.values())
+            label = next(lab for _, lab, _ in ordered if votes[lab] == best)
+        self.y_labeled[pos] = self._class_index[label]
+        self.audit_mask[pos] = any(a for _, _, a in ordered)
+
+    def _labeled_by_me(self, item):
+        return any(who == self.annotator for who, _, _ in self._item_labels.get(str(item), {}).values()) \
+            if self.annotator is not None else False
 
     # -- state -----------------------------------------------------------
     @property
@@ -244,17 +312,28 @@ class Session:
         return rounds[HISTORY_COLUMNS].reset_index(drop=True)
 
     # -- querying --------------------------------------------------------
+    def _store_ids(self):
+        if getattr(self, "_id_strings", None) is None:
+            self._id_strings = set(map(str, self.dataset.ids.tolist()))
+        return self._id_strings
+
     def _labeled_classes(self):
         return np.unique(self.y_labeled[self.labeled_mask])
 
-    def _query(self, n):
-        pool = np.flatnonzero(self.pool_mask())
-        if len(pool) == 0:
-            pool = np.flatnonzero(self.pool_mask(include_skipped=True))  # only skipped items remain
+    def _query(self, n, exclude=(), model_free=False):
+        mask = self.pool_mask()
+        if not mask.any():
+            mask = self.pool_mask(include_skipped=True)  # only skipped items remain
+        if exclude:
+            known = [i for i in exclude if i in self._store_ids()]
+            if known:
+                mask = mask.copy()
+                mask[self.dataset.positions(known)] = False
+        pool = np.flatnonzero(mask)
         if len(pool) == 0:
             return Query([], self.strategy_name, self.model_version, 0.0)
         model = self.model
-        use_model = model is not None and len(self._labeled_classes()) >= 2
+        use_model = not model_free and model is not None and len(self._labeled_classes()) >= 2
         name = self.strategy_name if use_model else self.cold_start
         strategy = self.strategy if use_model else get_strategy(self.cold_start)
         self._n_queries += 1
@@ -290,11 +369,14 @@ class Session:
         """Item ids to label next, best first; ``[]`` when the pool is exhausted.
 
         Calling it again without labeling returns the same items (the ranking
-        is kept until a label, a skip or a retrain changes it).
+        is kept until a label, a skip or a retrain changes it). The items are
+        leased to this annotator in the store, so other sessions on the same
+        store get other items (unless ``labels_per_item`` asks for overlap).
         """
         n = self.batch_size if n is None else _check_positive_int("n", n)
         with self._lock:
-            if self.model is None and self._restore_model:
+            self._sync()
+            if self.trainer and self.model is None and self._restore_model:
                 self._restore_model = False
                 self._fit_silently()
             if self._queue is not None:
@@ -305,12 +387,58 @@ class Session:
                     self._mark_shown(batch)
                     return batch
             # Rank a whole batch even when one item is asked for (the widget), so labeling part of a batch
-            # does not force a re-query. Never more: batch strategies (typiclust, kcenter, diverse) pick a
-            # set for exactly that size, and its first n items are not the best n.
-            self._queue = self._query(max(n, self.batch_size))
+            # does not force a re-query. Never more for one annotator: batch strategies (typiclust, kcenter,
+            # diverse) pick a set for exactly that size, and its first n items are not the best n.
+            self._queue = self._claim_batch(max(n, self.batch_size))
             batch = list(self._queue.item_ids[:n])
             self._mark_shown(batch)
             return batch
+
+    def _claim_batch(self, want):
+        """Rank (trainer) or read the published ranking (others), then lease ``want`` items in the store."""
+        query = Query([], self.strategy_name, self.model_version, 0.0)
+        for _ in range(3):  # others may claim the same candidates at the same moment: rank again
+            busy = self.store.busy_items(self.project_id, self.holder, self.labels_per_item)
+            extra = self._needing_more_labels(busy)
+            if self.trainer:
+                # Rank enough for everyone active (each gets a batch), not just for this annotator.
+                team = len(self.store.active_annotators(self.project_id, self.lease_seconds) | {self.holder})
+                query = self._query(want * team, exclude=busy)
+                self.store.publish_ranking(self.project_id, query.item_ids, query.model_version, query.strategy)
+            else:
+                ranked, version = self.store.ranking(self.project_id)
+                ranked = [i for i in ranked if i not in busy and self._still_open(i)]
+                query = (Query(self._own_ids(ranked), "published", version or 0, 0.0) if ranked
+                         else self._query(want, exclude=busy, model_free=True))
+            candidates = extra + list(query.item_ids)
+            got = self.store.claim(self.project_id, self.holder, candidates, want, self.lease_seconds,
+                                   self.labels_per_item)
+            if got or not candidates:
+                break
+        query.item_ids = self._own_ids(got)
+        return query
+
+    def _own_ids(self, ids):
+        """Store ids (strings) as this dataset's ids (ints stay ints)."""
+        return [self.dataset.item_id(p) for p in self.dataset.positions(list(ids))] if len(ids) else []
+
+    def _needing_more_labels(self, busy):
+        """With ``labels_per_item > 1``: items others labeled that still need labels, oldest first."""
+        if self.labels_per_item == 1:
+            return []
+        out = []
+        for item, live in self._item_labels.items():
+            if 0 < len(live) < self.labels_per_item and item not in busy and not self._labeled_by_me(item):
+                if not self.skipped[self.dataset.position(item)]:
+                    out.append(item)
+        return out
+
+    def close(self):
+        """Give back this session's leases and close the store connection."""
+        try:
+            self.store.release(self.project_id, self.holder)
+        finally:
+            self.store.close()
 
     @property
     def last_query(self):
@@ -319,7 +447,12 @@ class Session:
 
     def _still_open(self, item_id):
         pos = self.dataset.position(item_id)
-        return self.y_labeled[pos] == MISSING and not self.skipped[pos]
+        if self.skipped[pos]:
+            return False
+        if self.labels_per_item == 1:
+            return self.y_labeled[pos] == MISSING
+        live = self._item_labels.get(str(self.dataset.item_id(pos)), {})
+        return len(live) < self.labels_per_item and not self._labeled_by_me(self.dataset.item_id(pos))
 
     def _mark_shown(self, ids):
         now = time.monotonic()
@@ -392,12 +525,18 @@ class Session:
         if seconds is not None and (not np.isfinite(seconds) or seconds < 0):
             raise InvalidDataError(f"seconds must be a non-negative number, got {seconds!r}.")
         audit = item_id in self._audit_pending or bool(self.audit_mask[pos])
-        self.store.add_label(self.project_id, self.dataset.item_id(pos), self.dataset.class_names[cls],
-                             annotator=self.annotator, seconds=None if seconds is None else float(seconds),
-                             model_version=self.model_version, overwrite=overwrite, audit=audit)
+        name = self.dataset.class_names[cls]
+        event_id = self.store.add_label(self.project_id, self.dataset.item_id(pos), name,
+                                        annotator=self.annotator, seconds=None if seconds is None else float(seconds),
+                                        model_version=self.model_version, overwrite=overwrite, audit=audit,
+                                        labels_per_item=self.labels_per_item, holder=self.holder)
         with self._lock:
-            self.y_labeled[pos] = cls
-            self.audit_mask[pos] = audit
+            item = str(self.dataset.item_id(pos))
+            if overwrite:  # the store undid this annotator's earlier label(s) of the item
+                live = self._item_labels.get(item, {})
+                for k in [k for k, (who, _, _) in live.items() if self.labels_per_item == 1 or who == self.annotator]:
+                    live.pop(k)
+            self._apply_label_event(event_id, item, self.annotator, name, audit)
             self._audit_pending.discard(item_id)
             self.skipped[pos] = False
             self._shown_at.pop(item_id, None)
@@ -407,6 +546,7 @@ class Session:
         pos = self._position_for_labeling(item_id)
         self.store.add_event(self.project_id, self.dataset.item_id(pos), "skipped", annotator=self.annotator,
                              model_version=self.model_version)
+        self.store.release(self.project_id, self.holder, [self.dataset.item_id(pos)])
         with self._lock:
             self.skipped[pos] = True
 
@@ -424,9 +564,10 @@ class Session:
             return None
         pos = self.dataset.position(last["item_id"])
         item_id = self.dataset.item_id(pos)
+        self.store.claim(self.project_id, self.holder, [item_id], 1, self.lease_seconds, self.labels_per_item)
         with self._lock:
-            self.y_labeled[pos] = MISSING
-            self.audit_mask[pos] = False
+            self._item_labels.get(str(item_id), {}).pop(last["id"], None)
+            self._resolve(str(item_id))
             if self._queue is not None:
                 self._queue.item_ids = [item_id] + [i for i in self._queue.item_ids if i != item_id]
         return {"item_id": item_id, "label": last["label"]}
@@ -514,7 +655,12 @@ class Session:
         TrainingError
             If training failed; the previous model stays in use.
         """
+        if not self.trainer:
+            raise ActiveLearnError("this session was opened with trainer=False: the team's trainer session "
+                                   "retrains and publishes the ranking; this one labels from it.")
         with self._train_lock:
+            with self._lock:
+                self._sync()
             labeled, y = self._training_snapshot()
             if len(labeled) == 0:
                 raise ActiveLearnError("retrain() needs at least one (non-audit) label; label items from "
@@ -547,6 +693,62 @@ class Session:
             raise ActiveLearnError("no model yet: label a few items and call retrain().")
         pos = self.dataset.positions(item_ids)
         return predict_proba_full(self.model, self.dataset.X[pos], self.dataset.n_classes)
+
+    # -- team agreement --------------------------------------------------
+    def _multi_labels(self):
+        labels = self.store.labels(self.project_id)
+        labels = labels[~labels["audit"]]
+        return labels[labels.duplicated("item_id", keep=False)].copy()
+
+    def agreement(self):
+        """Agreement between annotators on the items several of them labeled.
+
+        Returns
+        -------
+        dict
+            ``method`` ("cohen" for two annotators, "fleiss" for more),
+            ``kappa`` (None without overlap), ``n_items``, ``annotators``,
+            ``observed`` (share of agreeing pairs).
+        """
+        from sklearn.metrics import cohen_kappa_score
+
+        multi = self._multi_labels()
+        annotators = sorted(multi["annotator"].fillna("anonymous").unique().tolist())
+        out = {"method": None, "kappa": None, "n_items": int(multi["item_id"].nunique()), "annotators": annotators,
+               "observed": None}
+        if out["n_items"] == 0:
+            return out
+        if len(annotators) == 2:
+            wide = multi.assign(annotator=multi["annotator"].fillna("anonymous")).pivot_table(
+                index="item_id", columns="annotator", values="label", aggfunc="last").dropna()
+            a, b = wide[annotators[0]], wide[annotators[1]]
+            out.update(method="cohen", n_items=len(wide), observed=float((a == b).mean()),
+                       kappa=float(cohen_kappa_score(a, b, labels=self.dataset.class_names)))
+            return out
+        counts = multi.groupby("item_id")["label"].value_counts().unstack(fill_value=0)
+        m = counts.sum(axis=1)
+        counts = counts[m == m.max()]  # Fleiss' kappa: the same number of raters on every item
+        n = counts.to_numpy(float)
+        raters = n.sum(axis=1)[0]
+        p_item = ((n * (n - 1)).sum(axis=1)) / (raters * (raters - 1))
+        p_class = n.sum(axis=0) / n.sum()
+        p_bar, p_e = p_item.mean(), float((p_class ** 2).sum())
+        kappa = 1.0 if p_e == 1 else (p_bar - p_e) / (1 - p_e)
+        out.update(method="fleiss", n_items=len(n), observed=float(p_bar), kappa=float(kappa))
+        return out
+
+    def disagreements(self):
+        """Items whose annotators gave different labels: ``item_id``, ``labels`` (by annotator), ``resolved``."""
+        multi = self._multi_labels()
+        rows = []
+        for item_id, g in multi.groupby("item_id", sort=False):
+            if g["label"].nunique() > 1:
+                pos = self.dataset.position(item_id)
+                resolved = self.y_labeled[pos]
+                rows.append({"item_id": self.dataset.item_id(pos),
+                             "labels": dict(zip(g["annotator"].fillna("anonymous"), g["label"])),
+                             "resolved": None if resolved == MISSING else self.dataset.class_names[resolved]})
+        return pd.DataFrame(rows, columns=["item_id", "labels", "resolved"])
 
     # -- export ----------------------------------------------------------
     def export(self, path, include_predictions=False):

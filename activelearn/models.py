@@ -5,6 +5,7 @@ fixed up front (skorch's ``classes``), so a model trained before every class
 has a label still returns a probability column for each class.
 """
 
+import json
 import math
 
 import numpy as np
@@ -13,7 +14,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 __all__ = ["MLPModule", "CNNModule", "TorchClassifier", "make_mlp", "make_cnn", "default_model", "default_torch_model",
-           "predict_proba_full", "predict_proba_mc"]
+           "predict_proba_full", "predict_proba_mc", "save_torch_model", "load_torch_model"]
 
 _PREDICT_CHUNK = 8192  # rows per forward pass: fast on CPU, activations stay a few MB
 
@@ -246,3 +247,43 @@ def predict_proba_mc(model, X, n_samples=20, random_state=0):
             "(activelearn.models.make_mlp or make_cnn)."
         )
     return model.predict_proba_mc(X, n_samples=n_samples, random_state=random_state)
+
+
+_MODULES = {"MLPModule": MLPModule, "CNNModule": CNNModule}
+
+
+def save_torch_model(model, path):
+    """Save a fitted :class:`TorchClassifier` as plain tensors plus JSON settings (no pickle).
+
+    The file holds the module's ``state_dict`` and a JSON string of the
+    constructor settings; :func:`load_torch_model` reads it with
+    ``torch.load(..., weights_only=True)``, which refuses arbitrary objects.
+    """
+    model.check_is_fitted()
+    name = model.module.__name__ if isinstance(model.module, type) else type(model.module).__name__
+    if name not in _MODULES:
+        raise TypeError(f"save_torch_model saves activelearn's MLPModule and CNNModule, not {name}.")
+    kwargs = {k[len("module__"):]: v for k, v in model.get_params().items()
+              if k.startswith("module__") and k.count("__") == 1}
+    kwargs = {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else
+                  list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}
+    settings = {"module": name, "module_kwargs": kwargs, "n_classes": int(model.n_classes),
+                "train_steps": int(model.train_steps), "random_state": int(model.random_state)}
+    state = {k: v.detach().cpu() for k, v in model.module_.state_dict().items()}
+    torch.save({"state_dict": state, "settings": json.dumps(settings)}, path)
+    return path
+
+
+def load_torch_model(path):
+    """Load a model saved by :func:`save_torch_model`, with ``weights_only=True`` (no code runs)."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    settings = json.loads(blob["settings"])
+    module = _MODULES[settings["module"]]
+    kwargs = {f"module__{k}": (tuple(v) if k == "image_shape" else
+                               np.asarray(v, dtype=np.float32) if k in ("mean", "scale") and v is not None else v)
+              for k, v in settings["module_kwargs"].items()}
+    model = TorchClassifier(module, n_classes=settings["n_classes"], train_steps=settings["train_steps"],
+                            random_state=settings["random_state"], **kwargs)
+    model.initialize()
+    model.module_.load_state_dict(blob["state_dict"])
+    return model

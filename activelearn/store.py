@@ -5,9 +5,20 @@ so a committed label survives a power cut); any SQLAlchemy URL is accepted.
 Labels are never updated in place: a label, a skip, an undo are appended
 events, and the current labels are the ``labeled`` events no ``undone`` event
 refers to. Several projects (datasets) share one database without mixing.
+
+Teams: several sessions (processes, machines) on one store share one queue.
+An item is handed out under a *lease* (one row per item and annotator, with an
+expiry) taken atomically: under SQLite's write lock, and on PostgreSQL with a
+per-item transaction advisory lock tried without waiting
+(``pg_try_advisory_xact_lock``: what ``SELECT ... FOR UPDATE SKIP LOCKED`` does
+for rows), so two annotators never get the same item unless
+``labels_per_item`` asks for it. Writing a label takes the same per-item lock.
+The session that trains publishes its ranking (``rankings``); the others
+claim from it.
 """
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -16,12 +27,13 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from .exceptions import AlreadyLabeledError, StoreMismatchError, StoreVersionError
+from .exceptions import (AlreadyLabeledError, LeasedError, StoreMismatchError, StoreUnavailableError,
+                         StoreVersionError)
 
 __all__ = ["LabelStore", "SCHEMA_VERSION", "EVENT_KINDS"]
 
-SCHEMA_VERSION = 1
-EVENT_KINDS = ("shown", "labeled", "skipped", "undone")
+SCHEMA_VERSION = 2
+EVENT_KINDS = ("shown", "labeled", "skipped", "undone", "joined")
 
 metadata = sa.MetaData()
 meta_table = sa.Table(
@@ -55,6 +67,7 @@ events = sa.Table(
     sa.Index("ix_events_project_item", "project_id", "item_id"),
     sa.Index("ix_events_project_kind", "project_id", "kind"),
     sa.Index("ix_events_ref", "ref_event_id"),
+    sa.Index("ix_events_project_created", "project_id", "created_at"),
 )
 rounds = sa.Table(
     "rounds", metadata,
@@ -76,8 +89,35 @@ rounds = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("item_id", sa.String(1024), primary_key=True),
+    sa.Column("annotator", sa.String(255), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+rankings = sa.Table(
+    "rankings", metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("item_id", sa.String(1024), primary_key=True),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("strategy", sa.String(64)),
+    sa.Index("ix_rankings_rank", "project_id", "rank"),
+)
+
+
+def _migrate_1_to_2(conn):
+    """Version 2 adds the team tables: leases and the published ranking."""
+    leases.create(conn, checkfirst=True)
+    rankings.create(conn, checkfirst=True)
+    next(i for i in events.indexes if i.name == "ix_events_project_created").create(conn, checkfirst=True)
+
+
 #: Forward migrations: ``MIGRATIONS[v](connection)`` moves a store from version v to v + 1.
-MIGRATIONS = {}
+MIGRATIONS = {1: _migrate_1_to_2}
+_UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
 
 LABEL_COLUMNS = ["item_id", "label", "annotator", "labeled_at", "seconds", "audit"]
 
@@ -111,7 +151,8 @@ class LabelStore:
     def __init__(self, url="labels.db"):
         self.url = _to_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs = {"future": True}
+        self.is_postgres = self.url.startswith("postgresql")
+        kwargs = {"future": True, "pool_pre_ping": not self.url.startswith("sqlite")}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
             if self.url in ("sqlite://", "sqlite:///:memory:"):
@@ -123,15 +164,46 @@ class LabelStore:
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
 
+    def _unreachable(self, exc):
+        return StoreUnavailableError(
+            f"the label store {self._safe_url()} cannot be reached ({type(exc.orig or exc).__name__}: "
+            f"{str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else ''}). "
+            "Nothing was written by this call; labels acknowledged before are safe. Retry when the database "
+            "is back.")
+
+    def _safe_url(self):
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
     @contextlib.contextmanager
     def _write(self):
-        with self._lock, self._write_engine.begin() as conn:
-            yield conn
+        try:
+            with self._lock, self._write_engine.begin() as conn:
+                yield conn
+        except _UNREACHABLE as exc:
+            if self.is_sqlite and "locked" in str(exc):
+                raise
+            raise self._unreachable(exc) from exc
 
     @contextlib.contextmanager
     def _read(self):
-        with self._lock, self.engine.connect() as conn:
-            yield conn
+        try:
+            with self._lock, self.engine.connect() as conn:
+                yield conn
+        except _UNREACHABLE as exc:
+            raise self._unreachable(exc) from exc
+
+    def _item_lock(self, conn, project_id, item_id, wait=True):
+        """Serialise work on one item across sessions (PostgreSQL advisory lock; SQLite holds its write lock).
+
+        Returns False when ``wait`` is false and another transaction holds it.
+        """
+        if not self.is_postgres:
+            return True
+        key = int.from_bytes(hashlib.sha1(f"{project_id}\x00{item_id}".encode()).digest()[:8], "big", signed=True)
+        if wait:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            return True
+        return bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 
     def _configure_sqlite(self):
         @sa.event.listens_for(self.engine, "connect")
@@ -152,9 +224,12 @@ class LabelStore:
 
     def _init_schema(self):
         with self._write() as conn:
-            metadata.create_all(conn)
-            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+            row = None
+            if sa.inspect(conn).has_table("activelearn_meta"):
+                row = conn.execute(sa.select(meta_table.c.value)
+                                   .where(meta_table.c.key == "schema_version")).first()
             if row is None:
+                metadata.create_all(conn)
                 conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
             version = int(row[0])
@@ -167,6 +242,7 @@ class LabelStore:
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](conn)
                 version += 1
+            metadata.create_all(conn)  # nothing left to create after the migrations; a no-op safety net
             conn.execute(meta_table.update().where(meta_table.c.key == "schema_version")
                          .values(value=str(SCHEMA_VERSION)))
 
@@ -248,8 +324,12 @@ class LabelStore:
                                        events.c.id.not_in(undone))
 
     def add_label(self, project_id, item_id, label, annotator=None, seconds=None, model_version=None,
-                  overwrite=False, audit=False):
+                  overwrite=False, audit=False, labels_per_item=1, holder=None):
         """Record a label, atomically refusing to overwrite one unless ``overwrite``.
+
+        With ``labels_per_item=k`` an item takes up to k labels from distinct
+        annotators. The lease ``holder`` (default: ``annotator``) had on the
+        item is released in the same transaction.
 
         Returns
         -------
@@ -259,24 +339,172 @@ class LabelStore:
         Raises
         ------
         AlreadyLabeledError
-            If the item already has a label and ``overwrite`` is false.
+            If the item already has its labels (or this annotator's) and ``overwrite`` is false.
+        LeasedError
+            If another annotator holds an unexpired lease on the item and its labels would be full.
         """
         item_id = str(item_id)
+        holder = holder if holder is not None else annotator
         with self._write() as conn:
+            self._item_lock(conn, project_id, item_id)
             current = conn.execute(self._live_labels(project_id).where(events.c.item_id == item_id)
-                                   .with_for_update()).mappings().first()
-            if current is not None:
-                if not overwrite:
-                    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(current["created_at"]))
-                    raise AlreadyLabeledError(
-                        f"item {item_id!r} is already labeled {current['label']!r} by "
-                        f"{current['annotator'] or 'an anonymous annotator'} at {when}; nothing was changed. "
-                        "Pass overwrite=True to replace that label, or undo() it first."
-                    )
-                self._insert_event(conn, project_id, item_id, "undone", label=current["label"],
-                                   annotator=annotator, ref_event_id=current["id"])
-            return self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
-                                      model_version, audit=audit)
+                                   .order_by(events.c.id)).mappings().all()
+            mine = [r for r in current if labels_per_item == 1 or r["annotator"] == annotator]
+            if mine and not overwrite:
+                r = mine[0]
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+                raise AlreadyLabeledError(
+                    f"item {item_id!r} is already labeled {r['label']!r} by "
+                    f"{r['annotator'] or 'an anonymous annotator'} at {when}; nothing was changed. "
+                    "Pass overwrite=True to replace that label, or undo() it first."
+                )
+            others = len(current) - len(mine)
+            if others >= labels_per_item:
+                raise AlreadyLabeledError(
+                    f"item {item_id!r} already has its {labels_per_item} labels "
+                    f"({', '.join(str(r['annotator']) for r in current)}); nothing was changed.")
+            now = time.time()
+            if holder is not None:
+                foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
+                    leases.c.project_id == project_id, leases.c.item_id == item_id,
+                    leases.c.annotator != holder, leases.c.expires_at > now)).scalar_one()
+                if foreign and others + foreign >= labels_per_item:
+                    raise LeasedError(
+                        f"item {item_id!r} is handed to another annotator right now; nothing was changed. "
+                        "Label the items next_batch() gives you (a lease expires if not answered).")
+            for r in mine:
+                self._insert_event(conn, project_id, item_id, "undone", label=r["label"], annotator=annotator,
+                                   ref_event_id=r["id"])
+            event_id = self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
+                                          model_version, audit=audit)
+            if holder is not None:
+                conn.execute(leases.delete().where(leases.c.project_id == project_id,
+                                                   leases.c.item_id == item_id, leases.c.annotator == holder))
+            return event_id
+
+    # -- team queue ------------------------------------------------------
+    def claim(self, project_id, holder, candidates, n, lease_seconds=900.0, labels_per_item=1):
+        """Lease up to ``n`` of ``candidates`` (best first) to ``holder``, atomically.
+
+        Items the holder already leases come first (a restarted session gets
+        its items back). A candidate is taken if the holder has not labeled it
+        and its live labels plus other holders' unexpired leases are fewer than
+        ``labels_per_item``. On PostgreSQL, a candidate another transaction is
+        claiming right now is skipped, not waited for.
+
+        Returns
+        -------
+        list of str
+            The leased item ids, in candidate order.
+        """
+        now = time.time()
+        out = []
+        with self._write() as conn:
+            conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.expires_at <= now))
+            held = [r[0] for r in conn.execute(sa.select(leases.c.item_id).where(
+                leases.c.project_id == project_id, leases.c.annotator == holder).order_by(leases.c.created_at))]
+            held_set = set(held)
+            order = dict.fromkeys([*held, *(str(c) for c in candidates)])  # unique, held first, then by rank
+            for item_id in order:
+                if len(out) >= n:
+                    break
+                if not self._item_lock(conn, project_id, item_id, wait=False):
+                    continue
+                live = self._live_labels(project_id).where(events.c.item_id == item_id).subquery()
+                labels = conn.execute(sa.select(live.c.annotator)).all()
+                if any(a == holder for (a,) in labels) or (labels_per_item == 1 and labels):
+                    if item_id in held_set:
+                        conn.execute(leases.delete().where(leases.c.project_id == project_id,
+                                                           leases.c.item_id == item_id,
+                                                           leases.c.annotator == holder))
+                    continue
+                if item_id in held_set:
+                    conn.execute(leases.update().where(leases.c.project_id == project_id,
+                                                       leases.c.item_id == item_id, leases.c.annotator == holder)
+                                 .values(expires_at=now + lease_seconds))
+                    out.append(item_id)
+                    continue
+                foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
+                    leases.c.project_id == project_id, leases.c.item_id == item_id,
+                    leases.c.annotator != holder)).scalar_one()
+                if len(labels) + foreign >= labels_per_item:
+                    continue
+                conn.execute(leases.insert().values(project_id=project_id, item_id=item_id, annotator=holder,
+                                                    expires_at=now + lease_seconds,
+                                                    created_at=now + 1e-6 * len(out)))  # keeps the rank order
+                out.append(item_id)
+        return out
+
+    def release(self, project_id, holder, item_ids=None):
+        """Give back ``holder``'s leases (all of them, or those on ``item_ids``)."""
+        with self._write() as conn:
+            q = leases.delete().where(leases.c.project_id == project_id, leases.c.annotator == holder)
+            if item_ids is not None:
+                q = q.where(leases.c.item_id.in_([str(i) for i in item_ids]))
+            conn.execute(q)
+
+    def leases(self, project_id, include_expired=False):
+        """Current leases as a DataFrame (``item_id, annotator, expires_at``)."""
+        q = sa.select(leases.c.item_id, leases.c.annotator, leases.c.expires_at).where(
+            leases.c.project_id == project_id)
+        if not include_expired:
+            q = q.where(leases.c.expires_at > time.time())
+        with self._read() as conn:
+            rows = conn.execute(q.order_by(leases.c.created_at)).all()
+        return pd.DataFrame(rows, columns=["item_id", "annotator", "expires_at"])
+
+    def busy_items(self, project_id, holder, labels_per_item=1):
+        """Item ids that ``holder`` cannot be given now: full with labels and others' leases, or labeled by it."""
+        now = time.time()
+        with self._read() as conn:
+            live = self._live_labels(project_id).subquery()
+            lab = conn.execute(sa.select(live.c.item_id, live.c.annotator)).all()
+            lease_rows = conn.execute(sa.select(leases.c.item_id).where(
+                leases.c.project_id == project_id, leases.c.annotator != holder, leases.c.expires_at > now)).all()
+        count = {}
+        busy = set()
+        for item_id, annotator in lab:
+            count[item_id] = count.get(item_id, 0) + 1
+            if annotator == holder:
+                busy.add(item_id)
+        for (item_id,) in lease_rows:
+            count[item_id] = count.get(item_id, 0) + 1
+        busy.update(i for i, c in count.items() if c >= labels_per_item)
+        return busy
+
+    def active_annotators(self, project_id, seconds):
+        """Annotators with an event (joining included) in the last ``seconds``, or holding a lease."""
+        since = time.time() - seconds
+        with self._read() as conn:
+            recent = conn.execute(sa.select(events.c.annotator).distinct().where(
+                events.c.project_id == project_id, events.c.created_at > since, events.c.annotator.is_not(None)))
+            held = conn.execute(sa.select(leases.c.annotator).distinct().where(
+                leases.c.project_id == project_id, leases.c.expires_at > time.time()))
+            return {r[0] for r in recent} | {r[0] for r in held}
+
+    def publish_ranking(self, project_id, item_ids, model_version, strategy=None):
+        """Replace the project's published ranking (best first) with ``item_ids``."""
+        with self._write() as conn:
+            conn.execute(rankings.delete().where(rankings.c.project_id == project_id))
+            if len(item_ids):
+                conn.execute(rankings.insert(), [
+                    {"project_id": project_id, "item_id": str(i), "rank": r, "model_version": int(model_version),
+                     "strategy": strategy} for r, i in enumerate(item_ids)])
+
+    def ranking(self, project_id):
+        """The published ranking: ``(item_ids best first, model_version)``; ``([], None)`` if none."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(rankings.c.item_id, rankings.c.model_version).where(
+                rankings.c.project_id == project_id).order_by(rankings.c.rank)).all()
+        return [r[0] for r in rows], (rows[0][1] if rows else None)
+
+    def events_since(self, project_id, last_id, kinds=("labeled", "undone", "skipped")):
+        """Events with id above ``last_id`` (oldest first): how a session sees the others' work."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(events).where(
+                events.c.project_id == project_id, events.c.id > int(last_id), events.c.kind.in_(kinds))
+                .order_by(events.c.id)).mappings().all()
+        return [dict(r) for r in rows]
 
     def undo_last(self, project_id, annotator=None):
         """Take back the most recent live label (of ``annotator`` if given).

@@ -32,10 +32,12 @@ def _measure(name, pool, n_items=None):
 
 def _label_efficiency(seeds, budget):
     from activelearn import load_digits
+    from activelearn.models import default_torch_model
     from activelearn.simulate import simulate, summarize
 
-    results = simulate(load_digits(), ["ranked_batch", "diverse"], seeds=seeds, budget=budget, batch_size=10,
-                       initial_size=10, test_size=0.3, progress=False)
+    digits = load_digits()  # the torch MLP: the model large pools get (digits alone would get the semi-supervised one)
+    results = simulate(digits, ["ranked_batch", "diverse"], seeds=seeds, budget=budget, batch_size=10,
+                       initial_size=10, test_size=0.3, progress=False, model=default_torch_model(digits))
     summary = summarize(results, target=0.95, budgets=(budget,), baseline="ranked_batch",
                         aulc_range=(10, budget)).set_index("strategy")
     return {s: {"labels_to_95_median": float(summary.loc[s, "labels_to_target_median"]),

@@ -1,9 +1,15 @@
+import sys
+import uuid
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 
 import activelearn as al
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pg_harness, jupyter_harness
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +48,25 @@ def session_factory(blobs, fast_model, store_path):
 
 def true_label(dataset, item_id):
     return dataset.classes[dataset.y[dataset.position(item_id)]]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the session's tests; skipped (with the reason) where none can start."""
+    from pg_harness import PostgresServer
+
+    try:
+        server = PostgresServer().start()
+    except Exception as exc:  # not installed, no postgres user, cannot bind...
+        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def team_store_url(request, tmp_path):
+    """A fresh, empty store URL on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'team.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")

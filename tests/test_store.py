@@ -146,3 +146,40 @@ def test_in_memory_store_is_shared_across_connections():
     pid = s.open_project("m", "fp", ["a", "b"], {})
     s.add_label(pid, "1", "a")
     assert len(s.labels(pid)) == 1
+
+
+def test_version_1_store_migrates_forward_keeping_labels(store_path):
+    import sqlalchemy as sa
+
+    from activelearn import store as st
+
+    engine = sa.create_engine(f"sqlite:///{store_path}")
+    v1 = [st.meta_table, st.projects, st.events, st.rounds]  # what version 1 had
+    with engine.begin() as conn:
+        for t in v1:
+            t.create(conn)
+        conn.execute(st.meta_table.insert().values(key="schema_version", value="1"))
+        pid = conn.execute(st.projects.insert().values(name="p", fingerprint="f", classes='["a", "b"]',
+                                                       settings="{}", created_at=0.0)).inserted_primary_key[0]
+        conn.execute(st.events.insert().values(project_id=pid, item_id="x", kind="labeled", label="a",
+                                               created_at=0.0, audit=False))
+    engine.dispose()
+    s = LabelStore(store_path)
+    assert s.schema_version == SCHEMA_VERSION == 2
+    assert s.labels(pid)["item_id"].tolist() == ["x"]
+    assert s.claim(pid, "ann", ["x", "y"], 2) == ["y"]  # the new lease table works; x is labeled
+    inspector = sa.inspect(s.engine)
+    assert {"leases", "rankings"} <= set(inspector.get_table_names())
+    s.close()
+
+
+def test_newer_schema_store_gets_no_new_tables(store_path, store):
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE activelearn_meta SET value='3' WHERE key='schema_version'")
+        conn.exec_driver_sql("DROP TABLE rankings")
+    store.close()
+    with pytest.raises(al.StoreVersionError):
+        LabelStore(store_path)
+    assert "rankings" not in sa.inspect(sa.create_engine(f"sqlite:///{store_path}")).get_table_names()

@@ -16,7 +16,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ..exceptions import ActiveLearnError
+from ..exceptions import ActiveLearnError, StoreUnavailableError
 from ..metrics import projected_labels_to_target, seconds_per_label
 from ..strategies import uncertainty_scores
 
@@ -69,6 +69,9 @@ class LabelingWidget(anywidget.AnyWidget):
         Accuracy the dashboard projects the labels needed for.
     budget : int, optional
         Labels planned; shown as progress.
+    retry_seconds : float
+        When the label store cannot be reached, the label is kept and retried
+        this often; the item stays on screen until it is saved.
 
     Notes
     -----
@@ -92,7 +95,7 @@ class LabelingWidget(anywidget.AnyWidget):
     history = traitlets.List().tag(sync=True)
     stats = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, session, retrain_every=10, target=0.95, budget=None, **kwargs):
+    def __init__(self, session, retrain_every=10, target=0.95, budget=None, retry_seconds=2.0, **kwargs):
         super().__init__(**kwargs)
         if retrain_every < 0:
             raise ActiveLearnError(f"retrain_every must be >= 0, got {retrain_every!r}.")
@@ -104,6 +107,9 @@ class LabelingWidget(anywidget.AnyWidget):
         self.classes = session.dataset.class_names
         self.class_keys = list(self._keys) + [""] * (len(self.classes) - len(self._keys))
         self._lock = threading.RLock()
+        self._pending = None  # a label the store could not take yet: (item, label, shown id)
+        self._retrier = None
+        self.retry_seconds = float(retry_seconds)
         self._trainer = None
         self._labels_at_last_train = session.n_labels
         self._n_shown = 0
@@ -154,8 +160,19 @@ class LabelingWidget(anywidget.AnyWidget):
             if not self.item.get("id") or not self._is_current(item_id):
                 return False
             current = self.item["id"]
+            if self._pending is not None:
+                self.error = ("Still waiting for the label store to come back; the previous label is kept here "
+                              "and saved as soon as it does.")
+                return False
             try:
                 self.session.label(self._item_key(current), label)
+            except StoreUnavailableError as exc:
+                self._pending = (self._item_key(current), label, current)
+                self.error = (f"{exc} This label is NOT saved yet: it is kept here and retried every "
+                              f"{self.retry_seconds:g} s; the item stays on screen until it is saved.")
+                self._retrier = threading.Thread(target=self._retry_pending, daemon=True)
+                self._retrier.start()
+                return False
             except ActiveLearnError as exc:
                 self.error = str(exc)
                 return False
@@ -164,6 +181,30 @@ class LabelingWidget(anywidget.AnyWidget):
             self.latencies.append(time.perf_counter() - start)
         self._maybe_retrain()
         return True
+
+    def _retry_pending(self):
+        """Retry the label the store could not take, until it does; then show the next item."""
+        while True:
+            time.sleep(self.retry_seconds)
+            item_key, label, shown = self._pending
+            try:
+                self.session.label(item_key, label)
+            except StoreUnavailableError:
+                continue
+            except ActiveLearnError as exc:  # e.g. someone labeled it meanwhile: say so, move on
+                with self._lock:
+                    self._pending = None
+                    self.error = str(exc)
+                    self._advance()
+                return
+            with self._lock:
+                self._pending = None
+                self.error = ""
+                self.status = f"The label store is back: {label!r} for {shown} is saved."
+                if self.item.get("id") == shown:
+                    self._advance()
+            self._maybe_retrain()
+            return
 
     def skip(self, item_id=None):
         """Skip the current item (it comes back only when nothing else is left)."""
@@ -245,7 +286,8 @@ class LabelingWidget(anywidget.AnyWidget):
 
     # -- background training ---------------------------------------------
     def _maybe_retrain(self):
-        if self.retrain_every and self.session.n_labels - self._labels_at_last_train >= self.retrain_every:
+        if (self.retrain_every and self.session.trainer
+                and self.session.n_labels - self._labels_at_last_train >= self.retrain_every):
             self.retrain_in_background()
 
     def retrain_in_background(self):

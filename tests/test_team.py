@@ -1,0 +1,249 @@
+"""Several annotators on one store: leases, overlap and agreement, trainer and followers, on SQLite and PostgreSQL."""
+
+import multiprocessing as mp
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import activelearn as al
+from activelearn.exceptions import AlreadyLabeledError, LeasedError
+
+
+def pool_dataset(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    return al.from_arrays(X, y=y, classes=["neg", "pos"], ids=[f"it{i:04d}" for i in range(n)], name="pool")
+
+
+def _session(url, annotator, **kw):
+    params = dict(model=LogisticRegression(max_iter=200), strategy="random", store=url, annotator=annotator,
+                  test_size=0, batch_size=10, random_state=0)
+    params.update(kw)
+    return al.Session(pool_dataset(), **params)
+
+
+def test_two_annotators_never_get_the_same_item(team_store_url):
+    a, b = _session(team_store_url, "ann"), _session(team_store_url, "bob", trainer=False)
+    got_a, got_b = a.next_batch(), b.next_batch()
+    assert len(got_a) == 10 and len(got_b) == 10 and not set(got_a) & set(got_b)
+    leases = a.store.leases(a.project_id)
+    assert sorted(leases["item_id"]) == sorted(got_a + got_b)
+    with pytest.raises(LeasedError, match="handed to another annotator"):
+        b.label(got_a[0], "pos")
+    a.label(got_a[0], "pos")
+    assert got_a[0] not in set(a.store.leases(a.project_id)["item_id"])  # released with the label
+    with pytest.raises(AlreadyLabeledError):
+        b.label(got_a[0], "neg")
+    a.close()
+    b.close()
+    store = al.LabelStore(team_store_url)
+    assert store.leases(a.project_id, include_expired=True).empty  # closing gives the leases back
+    store.close()
+
+
+def test_expired_leases_go_back_to_the_queue(team_store_url):
+    a = _session(team_store_url, "ann", lease_seconds=0.3)
+    first = a.next_batch()
+    b = _session(team_store_url, "bob", trainer=False)
+    assert not set(b.next_batch()) & set(first)  # leased to ann
+    b.close()
+    time.sleep(0.4)  # ann never answered: her leases expire
+    c = _session(team_store_url, "cy", trainer=False)
+    assert set(c.next_batch()) == set(first)  # the published ranking's best items, free again
+    c.close()
+
+
+def test_restarted_session_gets_its_leased_items_back(team_store_url):
+    a = _session(team_store_url, "ann")
+    first = a.next_batch()
+    a.store.close()  # a crash: leases stay
+    again = _session(team_store_url, "ann")
+    assert again.next_batch() == first
+    again.close()
+
+
+def test_follower_labels_from_the_trainers_ranking_and_sees_its_labels(team_store_url):
+    trainer = _session(team_store_url, "ann", strategy="margin")
+    ds = trainer.dataset
+    truth = lambda i: ds.classes[ds.y[ds.position(i)]]  # noqa: E731
+    for i in trainer.next_batch():
+        trainer.label(i, truth(i))
+    trainer.retrain()
+    follower = _session(team_store_url, "bob", trainer=False)
+    mine = trainer.next_batch()  # ranks with the model and publishes a ranking for the team
+    ranked, version = follower.store.ranking(follower.project_id)
+    assert version == 1 and ranked[:len(mine)] == mine
+    theirs = follower.next_batch()
+    assert follower.last_query.strategy == "published" and not set(theirs) & set(mine)
+    assert follower.n_labels == 10  # the trainer's labels, synced from the store
+    for i in theirs:
+        follower.label(i, truth(i))
+    with pytest.raises(al.ActiveLearnError, match="trainer=False"):
+        follower.retrain()
+    row = trainer.retrain()
+    assert row["n_labels"] == 20  # the trainer trains on the follower's labels too
+    trainer.close()
+    follower.close()
+
+
+def test_overlap_agreement_and_resolution(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    names = ["ann", "bob", "cy"]
+    sessions = [_session(url, n, labels_per_item=2, adjudicators=["cy"], trainer=(n == "ann")) for n in names[:2]]
+    ann, bob = sessions
+    items = ann.next_batch(4)
+    ann.label(items[0], "pos")
+    ann.label(items[1], "pos")
+    ann.label(items[2], "neg")
+    bob_items = bob.next_batch(4)
+    assert set(items[:3]) <= set(bob_items)  # items that need a second label come first
+    with pytest.raises(AlreadyLabeledError):
+        ann.label(items[0], "neg")  # one label per annotator per item
+    bob.label(items[0], "pos")
+    bob.label(items[1], "neg")
+    bob.label(items[2], "neg")
+    agree = bob.agreement()
+    assert agree["method"] == "cohen" and agree["n_items"] == 3 and agree["observed"] == pytest.approx(2 / 3)
+    from sklearn.metrics import cohen_kappa_score
+
+    assert agree["kappa"] == pytest.approx(cohen_kappa_score(["pos", "pos", "neg"], ["pos", "neg", "neg"]))
+    dis = bob.disagreements()
+    assert dis["item_id"].tolist() == [items[1]] and dis["labels"].iloc[0] == {"ann": "pos", "bob": "neg"}
+    assert dis["resolved"].iloc[0] == "pos"  # a tie: the earliest label
+    with pytest.raises(AlreadyLabeledError, match="already has its 2 labels"):
+        _session(url, "dee", labels_per_item=2).label(items[0], "pos")
+    cy = _session(url, "cy", labels_per_item=3, adjudicators=["cy"])
+    cy.label(items[1], "neg")  # the adjudicator decides
+    ann._sync()
+    assert ann.dataset.classes[ann.y_labeled[ann.dataset.position(items[1])]] == "neg"
+    assert cy.agreement()["method"] == "fleiss"
+
+
+def test_fleiss_kappa_matches_the_textbook_formula(tmp_path):
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    labels = {"a": ["pos", "pos", "neg", "neg", "pos"], "b": ["pos", "neg", "neg", "neg", "pos"],
+              "c": ["pos", "pos", "neg", "pos", "pos"]}
+    sessions = {n: _session(url, n, labels_per_item=3) for n in labels}
+    items = [f"it{i:04d}" for i in range(5)]
+    for n, s in sessions.items():
+        for i, lab in zip(items, labels[n]):
+            s.label(i, lab)
+    got = sessions["a"].agreement()
+    counts = np.array([[sum(labels[n][k] == c for n in labels) for c in ("neg", "pos")] for k in range(5)], float)
+    p_i = ((counts * (counts - 1)).sum(1) / 6).mean()
+    p_e = ((counts.sum(0) / counts.sum()) ** 2).sum()
+    assert got["method"] == "fleiss" and got["kappa"] == pytest.approx((p_i - p_e) / (1 - p_e))
+
+
+def _annotator(url, name, out_q):
+    ds = pool_dataset()
+    s = _session(url, name, trainer=(name == "a0"), lease_seconds=60)
+    done, conflicts, empty = [], 0, 0
+    while empty < 3:
+        ids = s.next_batch()
+        if not ids:
+            empty += 1
+            time.sleep(0.05)
+            continue
+        empty = 0
+        for i in ids:
+            try:
+                s.label(i, ds.classes[ds.y[ds.position(i)]])
+                done.append(i)
+            except (AlreadyLabeledError, LeasedError):
+                conflicts += 1
+    s.close()
+    out_q.put((name, done, conflicts))
+
+
+def test_four_annotator_processes_label_500_items_exactly_once(team_store_url):
+    _session(team_store_url, "setup").close()  # create the project once, before the race
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_annotator, args=(team_store_url, f"a{k}", q)) for k in range(4)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    acked = [i for _, done, _ in results for i in done]
+    assert sum(c for _, _, c in results) == 0  # nobody was ever handed an item someone else had
+    assert len(acked) == 500 and len(set(acked)) == 500
+    assert all(len(done) > 50 for _, done, _ in results)  # all four did real work
+    store = al.LabelStore(team_store_url)
+    pid = store.open_project("pool", pool_dataset().fingerprint(), ["neg", "pos"], {"test_size": 0.0,
+                                                                                     "random_state": 0})
+    labels = store.labels(pid)
+    assert len(labels) == 500 and labels["item_id"].is_unique and set(labels["item_id"]) == set(acked)
+    assert store.leases(pid, include_expired=True).empty  # no lease left dangling
+    ev = store.events(pid)
+    assert (ev["kind"] == "labeled").sum() == 500 and (ev["kind"] == "undone").sum() == 0
+    store.close()
+
+
+def test_projects_do_not_mix(team_store_url):
+    a = _session(team_store_url, "ann", project="one")
+    b = _session(team_store_url, "ann", project="two")
+    ia, ib = a.next_batch(), b.next_batch()
+    a.label(ia[0], "pos")
+    assert b.labels().empty and len(a.labels()) == 1
+    assert set(b.store.leases(b.project_id)["item_id"]) == set(ib)
+    a.close()
+    b.close()
+
+
+def test_postgres_going_away_mid_session_loses_nothing(postgres_server):
+    from pg_harness import PostgresServer  # noqa: F401  (the server fixture comes from it)
+
+    url = postgres_server.create_database("t_goes_away")
+    s = _session(url, "ann")
+    ds = s.dataset
+    ids = s.next_batch()
+    for i in ids[:5]:
+        s.label(i, ds.classes[ds.y[ds.position(i)]])
+    postgres_server.stop(remove=False)
+    with pytest.raises(al.StoreUnavailableError, match="cannot be reached.*Nothing was written"):
+        s.label(ids[5], "pos")
+    postgres_server.restart()
+    s.label(ids[5], ds.classes[ds.y[ds.position(ids[5])]])
+    labels = s.labels()
+    assert labels["item_id"].tolist() == ids[:6]
+    s.close()
+
+
+def test_widget_keeps_and_retries_a_label_the_store_refused(tmp_path, monkeypatch):
+    from activelearn.widgets import LabelingWidget
+
+    s = _session(f"sqlite:///{tmp_path / 'w.db'}", "ann")
+    w = LabelingWidget(s, retrain_every=0, retry_seconds=0.05)
+    shown = w.item["id"]
+    real = s.store.add_label
+    failures = {"left": 3}
+
+    def flaky(*a, **k):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise al.StoreUnavailableError("the label store x cannot be reached (test)")
+        return real(*a, **k)
+
+    monkeypatch.setattr(s.store, "add_label", flaky)
+    assert w.submit("pos") is False
+    assert "NOT saved yet" in w.error and w.item["id"] == shown  # the item stays until it is saved
+    assert w.submit("neg") is False and "Still waiting" in w.error
+    w._retrier.join(timeout=5)
+    assert s.labels()["item_id"].tolist() == [shown] and s.labels()["label"].tolist() == ["pos"]
+    assert w.error == "" and w.item["id"] != shown and "is saved" in w.status
+
+
+def test_team_results_frame_has_one_row_per_label(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    s = _session(url, "ann")
+    for i in s.next_batch(3):
+        s.label(i, "pos", seconds=1.0)
+    df = s.labels()
+    assert isinstance(df, pd.DataFrame) and len(df) == 3 and (df["annotator"] == "ann").all()
