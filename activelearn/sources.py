@@ -219,8 +219,8 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
     if not ok.any():
         raise InvalidDataError(f"none of the {len(files)} image files under {str(root)!r} could be read; "
                                f"first error: {skipped[0][0]}: {skipped[0][1]}")
-    ids = [r for r, k in zip(rel, ok) if k]
-    X = X_all[ok]
+    ids = [r for r, k in zip(rel, ok) if k] if not ok.all() else rel
+    X = X_all[ok] if not ok.all() else X_all  # no copy when every file was read
     y = None
     if use_folders:
         y = [r.split("/", 1)[0] for r in ids]
