@@ -173,3 +173,35 @@ def test_widget_interleaves_audit_items_without_true_labels(blobs, tmp_path):
     w.retrain_in_background().join()
     assert w.stats["audit"]["n"] == 5 and w.stats["has_test"] is False
     assert 0 <= w.stats["audit"]["low"] <= w.stats["audit"]["accuracy"] <= w.stats["audit"]["high"] <= 1
+
+
+def test_long_text_marks_the_passage_like_the_guessed_class():
+    from activelearn.widgets.labeling import focus_passage
+
+    text = ("The meeting started late because the projector failed. " * 5 +
+            "The striker scored twice and the home team won the final. " +
+            "Afterwards everyone went home early. " * 5)
+    span = focus_passage(text, ["The goalkeeper saved a penalty in the final.", "Our team won the league match."])
+    assert text[span[0]:span[1]] == "The striker scored twice and the home team won the final."
+    assert focus_passage("One sentence only.", ["team"]) is None
+    assert focus_passage(text, []) is None
+
+
+def test_widget_sends_the_focus_span_for_long_texts(tmp_path):
+    topics = {"sport": "The striker scored a goal in the final match.", "food": "Bake the bread with butter."}
+    filler = "This paragraph goes on about many unrelated things for a while. " * 8
+    rows = [(f"{topic} {i}", (filler + text) if i == 0 else text, topic)
+            for topic, text in topics.items() for i in range(6)]
+    ds = al.from_arrays(np.eye(12, dtype=np.float32)[:, :4] + np.repeat(np.eye(2, 4), 6, axis=0),
+                        y=[r[2] for r in rows], classes=["food", "sport"], ids=[r[0] for r in rows], kind="text",
+                        texts=[r[1] for r in rows], name="texts")
+    from sklearn.linear_model import LogisticRegression
+
+    s = al.Session(ds, model=LogisticRegression(), store=tmp_path / "t.db", test_size=0, strategy="random")
+    for item in ["sport 1", "sport 2", "food 1", "food 2"]:
+        s.label(item, item.split()[0])
+    s.retrain()
+    w = LabelingWidget(s, retrain_every=0)
+    w._show("sport 0", {"strategy": "random", "model_version": 1})
+    a, b = w.item["focus"]
+    assert w.item["text"][a:b] == topics["sport"] and "sport" in w.item["focus_reason"]

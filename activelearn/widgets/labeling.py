@@ -57,6 +57,39 @@ def _item_payload(dataset, item_id):
     return payload
 
 
+LONG_TEXT = 500  # characters: longer texts get a focus passage
+
+
+def focus_passage(text, examples, max_examples=200):
+    """Character span of the sentence of ``text`` most like ``examples`` (TF-IDF cosine), or None.
+
+    The widget marks it and scrolls to it in a long text: with ``examples`` the
+    texts already labeled as the model's best guess, it is the evidence for that
+    guess, which the person can check first.
+    """
+    import re
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    spans = [(m.start(), m.end()) for m in re.finditer(r"[^.!?\n]+[.!?]*", text) if m.group().strip()]
+    examples = [str(e) for e in examples[:max_examples] if str(e).strip()]
+    if len(spans) < 2 or not examples:
+        return None
+    sentences = [text[a:b] for a, b in spans]
+    try:
+        vec = TfidfVectorizer(stop_words="english").fit(sentences + examples)
+    except ValueError:  # nothing but stop words
+        return None
+    S, E = vec.transform(sentences), vec.transform(examples)
+    centroid = np.asarray(E.mean(axis=0)).ravel()
+    scores = S @ centroid
+    best = int(np.argmax(scores))
+    if scores[best] <= 0:
+        return None
+    a, b = spans[best]
+    return [a + (len(text[a:b]) - len(text[a:b].lstrip())), b]
+
+
 class LabelingWidget(anywidget.AnyWidget):
     """Label the items a session asks for, with keys or clicks, while it retrains in the background.
 
@@ -281,7 +314,18 @@ class LabelingWidget(anywidget.AnyWidget):
                 info["score_name"] = "top-2 gap" if scored_by == "margin" else scored_by
                 info["score"] = -score if scored_by == "margin" else score
         self.info = info
-        self.item = _item_payload(s.dataset, item_id)
+        item = _item_payload(s.dataset, item_id)
+        if item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and info["guesses"] \
+                and s.dataset.texts is not None:
+            guess = info["guesses"][0][0]
+            labels = s.labels()
+            same = labels.loc[labels["label"] == guess, "item_id"].tolist()[-200:]
+            if same:
+                examples = [s.dataset.texts[p] for p in s.dataset.positions(same)]
+                span = focus_passage(item["text"], examples)
+                if span is not None:
+                    item.update(focus=span, focus_reason=f"most like the texts labeled {guess!r}")
+        self.item = item
         s.record_shown(item_id, model_version=info["model_version"])
 
     # -- background training ---------------------------------------------

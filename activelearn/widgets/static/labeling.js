@@ -112,7 +112,17 @@ function render({ model, el }) {
       itemBox.replaceChildren(table);
       painted();
     } else {
-      itemBox.replaceChildren(h("div", { class: "al-text" }, item.text));
+      const box = h("div", { class: "al-text" });
+      const [a, b] = item.focus || [0, 0];
+      if (b > a) {  // long text: mark the passage most like the texts labeled as the model's guess, scroll to it
+        const mark = h("mark", { class: "al-focus", title: item.focus_reason || "" }, item.text.slice(a, b));
+        box.append(document.createTextNode(item.text.slice(0, a)), mark, document.createTextNode(item.text.slice(b)));
+        itemBox.replaceChildren(box);
+        box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - 40);
+      } else {
+        box.textContent = item.text;
+        itemBox.replaceChildren(box);
+      }
       painted();
     }
   }
