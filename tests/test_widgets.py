@@ -24,8 +24,31 @@ def test_key_map_numbers_then_letters():
     km = key_map([f"c{i}" for i in range(13)])
     assert list(km)[:11] == list("1234567890a") and km["1"] == "c0" and km["0"] == "c9"
     assert "s" not in km and "u" not in km
-    many = key_map([str(i) for i in range(40)])
-    assert len(many) == 34 and "39" not in many.values()  # the rest are labeled with buttons
+    many = key_map([f"class {i}" for i in range(40)])
+    assert len(many) == 34 and "class 39" not in many.values()  # the rest are labeled with buttons
+
+
+def test_key_map_binds_digit_classes_to_their_own_keys():
+    # what a person presses: the digit they see, never its position in the class list
+    assert key_map([str(d) for d in range(10)]) == {str(d): str(d) for d in range(10)}
+    assert key_map(["3", "1", "2"]) == {"3": "3", "1": "1", "2": "2"}
+    assert key_map(["y", "n"]) == {"y": "y", "n": "n"}
+    # mixed: one-key classes keep their key; the others skip the keys already taken and skip/undo
+    km = key_map(["1", "cat", "dog", "s"])
+    assert km["1"] == "1" and km["2"] == "cat" and km["3"] == "dog" and km["4"] == "s"
+    assert "s" not in km and "u" not in km
+
+
+def test_digit_keys_store_the_digit_pressed(digits, tmp_path):
+    w = LabelingWidget(al.Session(digits, store=tmp_path / "d.db"), retrain_every=0)
+    pressed = []
+    for _ in range(12):
+        item = w.item["id"]
+        digit = str(digits.y[digits.position(item)])  # the digit a person sees
+        assert w.handle_key(digit, item_id=item)
+        pressed.append((item, digit))
+    stored = w.session.labels()[["item_id", "label"]]
+    assert [tuple(r) for r in stored.values.tolist()] == pressed
 
 
 def test_many_classes_get_buttons_without_keys(tmp_path):

@@ -26,19 +26,37 @@ _STATIC = Path(__file__).parent / "static"
 SKIP_KEYS = ("s", "ArrowRight")
 UNDO_KEYS = ("u", "Backspace", "ArrowLeft")
 _CLASS_KEYS = list("1234567890") + [c for c in "abcdefghijklmnopqrtvwxyz"]
+_RESERVED = set(SKIP_KEYS) | set(UNDO_KEYS)
 
 
 def key_map(classes):
-    """Keys for ``classes``: 1..9, 0, then letters (``s`` and ``u`` are skip and undo).
+    """Keys for ``classes``: a class named by one key binds to that key, the rest get free keys.
 
-    Classes beyond the 34th get no key; their buttons still work.
+    A class whose name is a single character (digits ``"0"``..``"9"``, ``"y"``,
+    ``"n"``) is labeled with that very key, so a person presses the digit they
+    see. The other classes get the free keys among ``1``..``9``, ``0``, then
+    letters, in order; ``s`` and ``u`` stay skip and undo. Classes left without
+    a free key are labeled with their buttons.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        Class names, in the dataset's order.
 
     Returns
     -------
     dict
-        ``{key: class name}``.
+        ``{key: class name}``, in the order of ``classes``.
     """
-    return {k: str(c) for k, c in zip(_CLASS_KEYS, classes)}
+    names = [str(c) for c in classes]
+    own = {n: n for n in names if len(n) == 1 and n.isprintable() and not n.isspace() and n not in _RESERVED}
+    free = iter(k for k in _CLASS_KEYS if k not in own)
+    keys = {}
+    for n in names:
+        k = own.get(n) or next(free, None)
+        if k is not None:
+            keys[k] = n
+    return keys
 
 
 def _item_payload(dataset, item_id):
@@ -108,7 +126,8 @@ class LabelingWidget(anywidget.AnyWidget):
 
     Notes
     -----
-    Keys: ``1``..``9``, ``0`` then letters pick a class (shown on the buttons);
+    Keys: a class named by one key (a digit, ``y``, ``n``) is that key; other
+    classes get ``1``..``9``, ``0`` then letters (shown on the buttons);
     ``s`` or Right skips; ``u``, Backspace or Left undoes. They work once the
     widget has been clicked, wherever the mouse is, and do not reach
     JupyterLab's shortcuts while the widget has focus.
@@ -138,7 +157,8 @@ class LabelingWidget(anywidget.AnyWidget):
         self.budget = budget
         self._keys = key_map(session.dataset.class_names)
         self.classes = session.dataset.class_names
-        self.class_keys = list(self._keys) + [""] * (len(self.classes) - len(self._keys))
+        key_of = {c: k for k, c in self._keys.items()}
+        self.class_keys = [key_of.get(c, "") for c in self.classes]
         self._lock = threading.RLock()
         self._pending = None  # a label the store could not take yet: (item, label, shown id)
         self._retrier = None
