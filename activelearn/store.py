@@ -139,6 +139,10 @@ class LabelStore:
     url : str or path-like
         ``"labels.db"`` (a SQLite file) or a SQLAlchemy URL such as
         ``"postgresql+psycopg://user@host/db"``.
+    busy_timeout : float
+        SQLite only: seconds a write waits for another process or connection
+        to release the database's write lock before it gives up with
+        :class:`StoreUnavailableError` (nothing written; retry later).
 
     Notes
     -----
@@ -148,18 +152,26 @@ class LabelStore:
     threads and processes.
     """
 
-    def __init__(self, url="labels.db"):
+    def __init__(self, url="labels.db", *, busy_timeout=60.0):
         self.url = _to_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.is_postgres = self.url.startswith("postgresql")
+        busy_timeout = float(busy_timeout)
+        if not busy_timeout >= 0:  # also refuses NaN
+            raise ValueError(f"busy_timeout must be a number of seconds >= 0, got {busy_timeout!r}.")
+        self.busy_timeout = busy_timeout
         kwargs = {"future": True, "pool_pre_ping": not self.url.startswith("sqlite")}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
             if self.url in ("sqlite://", "sqlite:///:memory:"):
                 kwargs["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite()
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _busy_timeout(dbapi_conn, _record):  # runs after _configure_sqlite's listener: this value wins
+                dbapi_conn.execute(f"PRAGMA busy_timeout={int(round(busy_timeout * 1000))}")
         self._lock = threading.RLock()
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
@@ -180,8 +192,12 @@ class LabelStore:
             with self._lock, self._write_engine.begin() as conn:
                 yield conn
         except _UNREACHABLE as exc:
-            if self.is_sqlite and "locked" in str(exc):
-                raise
+            if self.is_sqlite and "database is locked" in str(exc):
+                # SQLite waited the whole busy timeout for a write lock another connection holds.
+                raise StoreUnavailableError(
+                    f"the label store {self._safe_url()} is locked: another process or connection holds its "
+                    f"write lock and did not release it within {self.busy_timeout:g} s. Nothing was written by "
+                    "this call; labels acknowledged before are safe. Retry once the lock is released.") from exc
             raise self._unreachable(exc) from exc
 
     @contextlib.contextmanager

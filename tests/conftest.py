@@ -1,3 +1,4 @@
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -10,6 +11,29 @@ from sklearn.linear_model import LogisticRegression
 import activelearn as al
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pg_harness, jupyter_harness
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def services_required():
+    """Whether PostgreSQL and the real browser must be there: in CI (``CI=true``) or with
+    ``ACTIVELEARN_REQUIRE_SERVICES=1``. There a missing one fails the run instead of skipping tests."""
+    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("ACTIVELEARN_REQUIRE_SERVICES", "CI"))
+
+
+def skip_or_fail(what, reason, install=None):
+    """A test needs ``what`` and cannot have it: fail where it is required (CI), else skip with the reason."""
+    how = f" Install it with: {install}." if install else ""
+    if services_required():
+        pytest.fail(f"{what} is required here (CI=true or ACTIVELEARN_REQUIRE_SERVICES=1) but is missing: "
+                    f"{reason}.{how}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason}.{how} (In CI this fails the run instead of skipping.)")
+
+
+def pytest_report_header(config):
+    if services_required():
+        return "activelearn: PostgreSQL and Chromium are required (a missing one fails the run)"
+    return "activelearn: PostgreSQL and Chromium are optional here (tests needing them skip with a reason)"
 
 
 @pytest.fixture(scope="session")
@@ -52,13 +76,18 @@ def true_label(dataset, item_id):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A PostgreSQL server for the session's tests; skipped (with the reason) where none can start."""
+    """A PostgreSQL server for the session's tests. Where none can start, its tests skip with the
+    reason, or fail in CI (see :func:`services_required`)."""
     from pg_harness import PostgresServer
 
     try:
-        server = PostgresServer().start()
+        server, why = PostgresServer().start(), None
     except Exception as exc:  # not installed, no postgres user, cannot bind...
-        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+        why = f"{type(exc).__name__}: {str(exc).strip()}"
+        if getattr(exc, "stderr", None):  # initdb/pg_ctl said why
+            why += ": " + str(exc.stderr).strip()[-1000:]
+    if why is not None:
+        skip_or_fail("PostgreSQL", f"no server could be started ({why})", "apt-get install -y postgresql")
     yield server
     server.stop()
 

@@ -35,7 +35,7 @@ class PostgresServer:
     def __init__(self):
         self.bindir = _bindir()
         if self.bindir is None:
-            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+            raise RuntimeError("PostgreSQL is not installed (no initdb under /usr/lib/postgresql/*/bin or on PATH)")
         self.as_root = os.geteuid() == 0
         self.root = tempfile.mkdtemp(prefix="al-pg-")
         self.data = os.path.join(self.root, "data")

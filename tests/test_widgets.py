@@ -1,5 +1,6 @@
 """Widget tests without a browser: keys and buttons through the widget's own handlers."""
 
+import sqlite3
 import threading
 import time
 
@@ -16,8 +17,29 @@ def widget(session_factory):
     return LabelingWidget(session_factory(), retrain_every=0)
 
 
-def key_for(widget, label):
-    return widget.class_keys[widget.classes.index(label)]
+# What a person presses on the blobs fixture (classes "ant", "bee", "cat"): the buttons show keys 1, 2, 3
+# in class order. Written down here from the class order, never read from the widget.
+BLOB_CLASSES = ["ant", "bee", "cat"]
+BLOB_KEY = {"ant": "1", "bee": "2", "cat": "3"}
+BLOB_CLASS = {"1": "ant", "2": "bee", "3": "cat"}
+
+
+def stored(session):
+    """The labels in the store, in the order given: [(item_id, label)]."""
+    return [tuple(r) for r in session.labels()[["item_id", "label"]].values.tolist()]
+
+
+def press(widget, key, pressed, meant):
+    """A person presses ``key`` on the item shown, meaning class ``meant``; (item, meant) goes to ``pressed``."""
+    shown = widget.item["id"]
+    assert widget.handle_key(key, item_id=shown), f"key {key!r} did nothing on {shown}"
+    pressed.append((shown, meant))
+    return shown
+
+
+def test_blob_buttons_show_the_keys_a_person_presses(widget, blobs):
+    assert blobs.classes == BLOB_CLASSES  # the expectation above is written for this class order
+    assert widget.classes == BLOB_CLASSES and widget.class_keys == ["1", "2", "3"]  # the hints on the buttons
 
 
 def test_key_map_numbers_then_letters():
@@ -57,43 +79,64 @@ def test_many_classes_get_buttons_without_keys(tmp_path):
     w = LabelingWidget(al.Session(ds, store=":memory:"), retrain_every=0)
     assert len(w.class_keys) == 40 and w.class_keys[-1] == "" and w.class_keys[0] == "1"
     first = w.item["id"]
-    w.submit("c39", item_id=first)
-    assert w.session.labels()["label"].tolist() == ["c39"]
+    w.submit("c39", item_id=first)  # its button
+    assert stored(w.session) == [(first, "c39")]
 
 
 def test_number_key_labels_current_item_durably(widget):
     s = widget.session
-    first = widget.item["id"]
-    label = true_label(s.dataset, first)
-    assert widget.handle_key(key_for(widget, label), item_id=first)
-    assert s.labels()[["item_id", "label"]].values.tolist() == [[first, label]]
-    assert widget.item["id"] != first and widget.progress["n_labels"] == 1
+    pressed = []
+    for _ in range(6):  # each item with the key of its class, as the person sees it
+        label = true_label(s.dataset, widget.item["id"])
+        first = press(widget, BLOB_KEY[label], pressed, label)
+        assert widget.item["id"] != first and widget.progress["n_labels"] == len(pressed)
+    assert len({lab for _, lab in pressed}) > 1  # more than one key was pressed
+    assert stored(s) == pressed
+    s.store.close()
+    again = al.Session(s.dataset, store=s.store.url, batch_size=5, random_state=0)
+    assert stored(again) == pressed  # durably: a fresh session reads them back
 
 
 def test_button_click_and_skip_and_undo(widget):
     s = widget.session
     a = widget.item["id"]
     widget._on_msg(widget, {"type": "label", "label": "bee", "item_id": a}, [])
+    assert stored(s) == [(a, "bee")]
     b = widget.item["id"]
     widget._on_msg(widget, {"type": "skip", "item_id": b}, [])
     assert "skipped" in set(s.store.events(s.project_id)["kind"])
     c = widget.item["id"]
-    assert len({a, b, c}) == 3
-    widget._on_msg(widget, {"type": "key", "key": "u", "item_id": c}, [])
-    assert widget.item["id"] == a and s.n_labels == 0  # undone item shown again
+    assert len({a, b, c}) == 3 and stored(s) == [(a, "bee")]  # nothing stored for the skipped item
+    widget._on_msg(widget, {"type": "key", "key": "s", "item_id": c}, [])  # skip by key
+    d = widget.item["id"]
+    assert d not in {a, b, c} and stored(s) == [(a, "bee")]
+    pressed = [(a, "bee")]
+    press(widget, "3", pressed, "cat")
+    widget._on_msg(widget, {"type": "key", "key": "ArrowRight", "item_id": widget.item["id"]}, [])  # skip
+    assert stored(s) == pressed == [(a, "bee"), (d, "cat")]
+    widget._on_msg(widget, {"type": "key", "key": "Backspace", "item_id": widget.item["id"]}, [])
+    assert widget.item["id"] == d and stored(s) == [(a, "bee")]  # undone item shown again, its label gone
+    widget._on_msg(widget, {"type": "key", "key": "u", "item_id": d}, [])
+    assert widget.item["id"] == a and stored(s) == [] and s.n_labels == 0
     assert widget.handle_key("Backspace") is False  # nothing left to undo
+    assert stored(s) == []
 
 
 def test_stale_key_for_a_previous_item_is_ignored(widget):
-    first = widget.item["id"]
-    widget.handle_key("1", item_id=first)
-    assert widget.handle_key("2", item_id=first) is False  # double press arrives late
-    assert widget.session.n_labels == 1
+    pressed = []
+    first = press(widget, "1", pressed, "ant")
+    second = widget.item["id"]
+    assert widget.handle_key("2", item_id=first) is False  # a double press sent for the first item arrives late
+    assert widget.item["id"] == second and stored(widget.session) == [(first, "ant")]
+    press(widget, "2", pressed, "bee")  # the person presses 2 on the item now shown
+    assert stored(widget.session) == pressed == [(first, "ant"), (second, "bee")]
 
 
 def test_unknown_keys_do_nothing(widget):
     shown = widget.item["id"]
-    assert widget.handle_key("F5") is False and widget.item["id"] == shown
+    for key in ("F5", "4", "x", "Enter", " "):  # 4: blobs have three classes, keys 1-3
+        assert widget.handle_key(key, item_id=shown) is False and widget.item["id"] == shown
+    assert stored(widget.session) == []
 
 
 def test_item_payload_image_and_info(digits, tmp_path):
@@ -101,10 +144,14 @@ def test_item_payload_image_and_info(digits, tmp_path):
     w = LabelingWidget(s, retrain_every=0)
     assert w.item["kind"] == "image" and w.item["src"].startswith("data:image/png;base64,")
     assert w.info["strategy"] == "typiclust" and w.info["model_version"] == 0
+    pressed = []
     for _ in range(10):
-        w.handle_key(key_for(w, true_label(digits, int(w.item["id"]))))
+        seen = true_label(digits, int(w.item["id"]))  # the digit a person sees
+        press(w, seen, pressed, seen)
+    assert stored(s) == pressed
     w.retrain_in_background().join()
-    w.handle_key("s")  # move to an item ranked by the new model
+    w.handle_key("s", item_id=w.item["id"])  # move to an item ranked by the new model
+    assert stored(s) == pressed
     assert w.info["strategy"] == "auto" and w.info["model_version"] == 1
     assert len(w.info["guesses"]) == 3 and 0 <= w.info["score"] <= 1
     assert w.history[-1]["n_labels"] == 10 and w.stats["has_test"]
@@ -129,22 +176,25 @@ def test_labeling_continues_while_retraining(digits, tmp_path):
         return real_fit(labeled, y)
 
     s._fit = slow_fit
+    pressed = []
     for _ in range(5):
-        w.handle_key("1")
+        press(w, "1", pressed, "1")  # digits: key 1 is class "1"
     assert w.training  # a retrain started and is blocked
     for _ in range(5):  # the person keeps labeling meanwhile
-        assert w.handle_key("2")
-    assert s.n_labels == 10 and w.training
+        press(w, "2", pressed, "2")
+    assert s.n_labels == 10 and w.training and stored(s) == pressed
     gate.set()
     w.wait_for_training(10)
     assert not w.training and s.model_version == 1 and w.history[-1]["n_labels"] == 5
+    assert stored(s) == pressed
 
 
 def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0)
+    pressed = []
     for _ in range(5):
-        w.handle_key("1")
+        press(w, "1", pressed, "ant")
 
     def boom(labeled, y):
         raise al.TrainingError("boom: out of memory")
@@ -152,19 +202,22 @@ def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
     s._fit = boom
     w.retrain_in_background().join()
     assert "previous model is kept" in w.error and "boom" in w.error
-    assert s.n_labels == 5 and not w.training
-    assert w.handle_key("2")  # labeling goes on
+    assert s.n_labels == 5 and not w.training and stored(s) == pressed
+    press(w, "2", pressed, "bee")  # labeling goes on
+    assert stored(s) == pressed
 
 
 def test_restart_resumes_at_next_unlabeled_item(session_factory):
     w = LabelingWidget(session_factory(), retrain_every=0)
-    done = []
-    for _ in range(7):
-        done.append(w.item["id"])
-        w.handle_key("1")
+    pressed = []
+    for i in range(7):
+        key = "123"[i % 3]
+        press(w, key, pressed, BLOB_CLASS[key])
+    assert stored(w.session) == pressed
     w.session.store.close()
     w2 = LabelingWidget(session_factory(), retrain_every=0)
-    assert w2.session.n_labels == 7 and w2.item["id"] not in done
+    assert w2.session.n_labels == 7 and stored(w2.session) == pressed
+    assert w2.item["id"] not in {i for i, _ in pressed}
 
 
 def test_exhausted_pool_shows_done(session_factory, blobs):
@@ -180,7 +233,7 @@ def test_bad_label_from_the_view_is_reported_not_lost(widget):
     first = widget.item["id"]
     widget._on_msg(widget, {"type": "label", "label": "zebra", "item_id": first}, [])
     assert "not one of the classes" in widget.error and widget.item["id"] == first
-    assert widget.session.n_labels == 0
+    assert widget.session.n_labels == 0 and stored(widget.session) == []
 
 
 def test_widget_interleaves_audit_items_without_true_labels(blobs, tmp_path):
@@ -189,10 +242,13 @@ def test_widget_interleaves_audit_items_without_true_labels(blobs, tmp_path):
                    model=__import__("sklearn.linear_model").linear_model.LogisticRegression(max_iter=200))
     w = LabelingWidget(s, retrain_every=0)
     kinds = []
+    pressed = []
     for _ in range(20):
         kinds.append(w.info["strategy"].startswith("audit"))
-        w.handle_key(key_for(w, true_label(blobs, w.item["id"])))
+        label = true_label(blobs, w.item["id"])
+        press(w, BLOB_KEY[label], pressed, label)
     assert sum(kinds) == 5  # one in four shown items
+    assert stored(s) == pressed
     w.retrain_in_background().join()
     assert w.stats["audit"]["n"] == 5 and w.stats["has_test"] is False
     assert 0 <= w.stats["audit"]["low"] <= w.stats["audit"]["accuracy"] <= w.stats["audit"]["high"] <= 1
@@ -228,3 +284,38 @@ def test_widget_sends_the_focus_span_for_long_texts(tmp_path):
     w._show("sport 0", {"strategy": "random", "model_version": 1})
     a, b = w.item["focus"]
     assert w.item["text"][a:b] == topics["sport"] and "sport" in w.item["focus_reason"]
+
+
+def test_widget_keeps_a_label_while_another_process_holds_the_write_lock(blobs, fast_model, tmp_path):
+    # The store really goes away: another connection holds SQLite's write lock (as another process
+    # in the middle of a long write would). No fake: the widget's own store call meets the lock.
+    path = tmp_path / "locked.db"
+    s = al.Session(blobs, model=fast_model, store=al.LabelStore(path, busy_timeout=0.2), batch_size=5,
+                   random_state=0)
+    w = LabelingWidget(s, retrain_every=0, retry_seconds=0.05)
+    shown = w.item["id"]
+    label = true_label(blobs, shown)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # the other writer takes the write lock and keeps it
+    try:
+        started = time.monotonic()
+        assert w.handle_key(BLOB_KEY[label], item_id=shown) is False
+        assert time.monotonic() - started < 10  # gave up after the short busy timeout, not 60 s
+        assert "NOT saved yet" in w.error and "write lock" in w.error
+        assert "OperationalError" not in w.error and "Traceback" not in w.error
+        assert w.item["id"] == shown  # the item stays on screen
+        time.sleep(0.6)  # several retries meet the lock too
+        assert w._retrier.is_alive() and w.item["id"] == shown and "NOT saved yet" in w.error
+        assert stored(s) == []  # nothing written (reading still works beside the writer)
+        assert w.handle_key(BLOB_KEY[label], item_id=shown) is False and "Still waiting" in w.error
+    finally:
+        holder.execute("ROLLBACK")  # the other writer lets go
+        holder.close()
+    w._retrier.join(timeout=10)
+    assert not w._retrier.is_alive()
+    assert stored(s) == [(shown, label)]  # stored exactly once
+    assert w.error == "" and w.item["id"] != shown and "is saved" in w.status and w.progress["n_labels"] == 1
+    pressed = [(shown, label)]
+    nxt = true_label(blobs, w.item["id"])
+    press(w, BLOB_KEY[nxt], pressed, nxt)  # and labeling goes on
+    assert stored(s) == pressed
