@@ -6,8 +6,8 @@ Pure functions of arrays and DataFrames: no model, no store.
 import numpy as np
 import pandas as pd
 
-__all__ = ["labels_to_target", "accuracy_at", "aulc", "seconds_per_label", "projected_labels_to_target",
-           "wilson_interval"]
+__all__ = ["labels_to_target", "labels_to_stay_at_target", "accuracy_at", "aulc", "seconds_per_label",
+           "projected_labels_to_target", "wilson_interval", "savings_pct", "paired_bootstrap_interval"]
 
 
 def _curve(n_labels, accuracy):
@@ -22,6 +22,64 @@ def labels_to_target(n_labels, accuracy, target=0.95):
     n, a = _curve(n_labels, accuracy)
     hit = np.flatnonzero(a >= target)
     return float(n[hit[0]]) if len(hit) else float("nan")
+
+
+def labels_to_stay_at_target(n_labels, accuracy, target=0.95):
+    """The fewest labels from which ``accuracy`` is at or above ``target`` at every later point of the curve.
+
+    Stricter than :func:`labels_to_target`, which counts the first touch even
+    when the curve falls back below the target afterwards. "Later" means up to
+    the end of the measured curve (the budget); NaN when its last point is
+    below the target.
+    """
+    n, a = _curve(n_labels, accuracy)
+    below = np.flatnonzero(~(a >= target))  # NaN counts as below
+    if len(n) == 0 or (len(below) and below[-1] == len(n) - 1):
+        return float("nan")
+    return float(n[below[-1] + 1]) if len(below) else float(n[0])
+
+
+def savings_pct(labels, baseline_labels):
+    """Percent of the baseline's labels saved: ``100 * (1 - labels / baseline_labels)``.
+
+    ``inf`` stands for "target not reached within the budget": a finite count
+    against an unreached baseline saves 100%, an unreached count against a
+    finite baseline saves ``-inf``, both unreached give NaN.
+    """
+    s, b = float(labels), float(baseline_labels)
+    if np.isnan(s) or np.isnan(b) or (np.isinf(s) and np.isinf(b)):
+        return float("nan")
+    if np.isinf(b):
+        return 100.0
+    if np.isinf(s):
+        return float("-inf")
+    return 100.0 * (1.0 - s / b)
+
+
+def paired_bootstrap_interval(values, baseline, statistic, n_boot=10000, confidence=0.95, random_state=0):
+    """Percentile bootstrap interval of ``statistic(values, baseline)`` resampling the pairs (seeds).
+
+    ``values[i]`` and ``baseline[i]`` belong to the same seed and are drawn
+    together. Returns ``(estimate, low, high, share_undefined)``: the
+    statistic on the data, the percentile interval over the resamples where
+    it is not NaN, and the share of resamples where it is NaN. The generator
+    is seeded, so the same inputs give the same interval.
+    """
+    v, b = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if v.shape != b.shape or v.ndim != 1 or len(v) == 0:
+        raise ValueError(f"paired_bootstrap_interval needs two 1-D arrays of one length, got {v.shape} and {b.shape}.")
+    rng = np.random.default_rng(random_state)
+    idx = rng.integers(0, len(v), size=(int(n_boot), len(v)))
+    stats = np.array([statistic(v[i], b[i]) for i in idx], dtype=float)
+    ok = ~np.isnan(stats)
+    alpha = (1.0 - confidence) / 2.0
+    if not ok.any():
+        return float(statistic(v, b)), float("nan"), float("nan"), 1.0
+    # no interpolation between resamples, so infinite values (targets not reached) stay usable
+    ordered = np.sort(stats[ok])
+    lo = ordered[int(np.floor(alpha * (len(ordered) - 1)))]
+    hi = ordered[int(np.ceil((1.0 - alpha) * (len(ordered) - 1)))]
+    return float(statistic(v, b)), float(lo), float(hi), float(1.0 - ok.mean())
 
 
 def accuracy_at(n_labels, accuracy, budget):

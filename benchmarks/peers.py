@@ -4,6 +4,21 @@ Each run uses exactly the test split and the random initial labels that
 activelearn's ``simulate`` draws for the same seed (taken from a Session), so
 peers and activelearn are compared item for item. Needs ``pip install
 scikit-activeml==1.0.1`` (it installs beside this stack without downgrades).
+
+Fairness rules, the same for every peer:
+
+* classes follow the dataset (``0 .. n_classes-1``), never a fixed 10;
+* features are standardised the way activelearn's default model does it,
+  from the pool's features only (no label looked at): per feature for tables
+  (wine, iris), one scale for pixels and embeddings (digits, images, texts);
+* ``random``, ``margin`` and ``badge`` start from the seed's shared random
+  initial labels; ``typiclust`` and ``auto`` pick their first labels
+  themselves (cold start), as activelearn's default does.
+
+``auto`` is the matched peer of activelearn's default strategy: scikit-activeml's
+``TypiClust`` until every class has 5 labels, then ``UncertaintySampling``
+(margin): the switch rule of ``activelearn.strategies.auto`` (labels counted
+per class).
 """
 
 import time
@@ -11,16 +26,18 @@ import time
 import numpy as np
 
 PEER_MODELS = ("lr", "mlp", "spreading")
-PEER_STRATEGIES = ("random", "margin", "badge", "typiclust")
+PEER_STRATEGIES = ("random", "margin", "badge", "typiclust", "auto")
+COLD_START = ("typiclust", "auto")  # pick their own first labels
+TYPICAL_PER_CLASS = 5  # as activelearn.strategies.auto
 
 
-def _model(name, seed):
+def _model(name, seed, n_classes):
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.semi_supervised import LabelSpreading
     from skactiveml.classifier import SklearnClassifier
 
-    classes = np.arange(10)
+    classes = np.arange(n_classes)
     if name == "lr":
         return SklearnClassifier(LogisticRegression(max_iter=1000), classes=classes, random_state=seed, missing_label=-1)
     if name == "mlp":
@@ -43,33 +60,44 @@ def _strategy(name, seed):
         return Badge(random_state=seed, missing_label=-1)
     if name == "typiclust":
         return TypiClust(random_state=seed, missing_label=-1)
+    if name == "auto":
+        return {"typiclust": _strategy("typiclust", seed), "margin": _strategy("margin", seed)}
     raise ValueError(name)
 
 
-def run_peer(dataset, model_name, strategy_name, seed, budget, batch_size=10, initial_size=10, test_size=0.3):
-    """One peer learning curve; rows like activelearn's ``simulate`` (strategy = ``model+strategy``).
+def standardise(dataset, X, pool):
+    """The default model's feature scaling (``PoolSpreadingClassifier``'s ``scaling``), from pool features only."""
+    Xp = X[pool]
+    mean = Xp.mean(axis=0)
+    if dataset.kind == "table":
+        scale = Xp.std(axis=0)
+        scale = np.maximum(scale, max(float(np.median(scale)) * 0.1, 1e-6))
+    else:
+        scale = max(float(Xp.std()), 1e-6)
+    return (X - mean) / scale
 
-    ``typiclust`` is a cold-start method: as in scikit-activeml's own benchmark it
-    picks every label (no random initial set).
-    """
+
+def run_peer(dataset, model_name, strategy_name, seed, budget, batch_size=10, initial_size=10, test_size=0.3):
+    """One peer learning curve; rows like activelearn's ``simulate`` (strategy = ``model+strategy``)."""
     import pandas as pd
 
     from activelearn import Session
     from activelearn.simulate import initial_ids
 
-    session = Session(dataset, model=_model("lr", seed), strategy="random", store=":memory:",
-                      test_size=test_size, random_state=seed)
+    from sklearn.linear_model import LogisticRegression
+
+    session = Session(dataset, model=LogisticRegression(), strategy="random", store=":memory:", test_size=test_size,
+                      random_state=seed)
     test = np.flatnonzero(session.test_mask)
     pool = np.flatnonzero(~session.test_mask)
-    first = [] if strategy_name == "typiclust" else dataset.positions(initial_ids(session, initial_size, seed))
+    first = [] if strategy_name in COLD_START else dataset.positions(initial_ids(session, initial_size, seed))
     session.store.close()
 
-    X = np.asarray(dataset.X, dtype=np.float64).reshape(len(dataset), -1)
+    X = standardise(dataset, np.asarray(dataset.X, dtype=np.float64).reshape(len(dataset), -1), pool)
     Xp, Xt, yt = X[pool], X[test], dataset.y[test]
     y = np.full(len(pool), -1, dtype=np.int64)
-    where = np.searchsorted(pool, first)
-    y[where] = dataset.y[first]
-    clf, qs = _model(model_name, seed), _strategy(strategy_name, seed)
+    y[np.searchsorted(pool, first)] = dataset.y[first]
+    clf, qs = _model(model_name, seed, dataset.n_classes), _strategy(strategy_name, seed)
     rows = []
     while True:
         n = int((y >= 0).sum())
@@ -81,12 +109,18 @@ def run_peer(dataset, model_name, strategy_name, seed, budget, batch_size=10, in
             rows.append({"n_labels": n, "accuracy": acc, "train_seconds": train_s})
         if n >= budget:
             break
-        k = min(batch_size, budget - n)
+        # the first batch of a cold-start strategy is the initial set's size, as for activelearn's default
+        k = min(initial_size if (n == 0 and initial_size) else batch_size, budget - n)
         t = time.perf_counter()
-        if strategy_name == "random" or (strategy_name == "typiclust"):
-            idx = qs.query(Xp, y, batch_size=k)
+        name, q = strategy_name, qs
+        if strategy_name == "auto":  # as activelearn.strategies.auto: until every class has 5 labels
+            per_class = np.bincount(y[y >= 0], minlength=dataset.n_classes)
+            name = "typiclust" if per_class.min() < TYPICAL_PER_CLASS else "margin"
+            q = qs[name]
+        if name in ("random", "typiclust"):
+            idx = q.query(Xp, y, batch_size=k)
         else:
-            idx = qs.query(Xp, y, clf=clf, fit_clf=False, batch_size=k)
+            idx = q.query(Xp, y, clf=clf, fit_clf=False, batch_size=k)
         if rows:
             rows[-1]["query_seconds"] = time.perf_counter() - t
         y[idx] = dataset.y[pool[idx]]

@@ -12,6 +12,51 @@ def test_labels_to_target():
     assert np.isnan(M.labels_to_target(N, A, 0.99))
 
 
+def test_labels_to_stay_at_target_ignores_a_touch_that_falls_back():
+    n = [10, 20, 30, 40, 50, 60]
+    a = [0.5, 0.96, 0.90, 0.95, 0.97, 0.96]
+    assert M.labels_to_target(n, a, 0.95) == 20  # first touch
+    assert M.labels_to_stay_at_target(n, a, 0.95) == 40  # at or above from 40 on (0.95 counts)
+    assert M.labels_to_stay_at_target(n[::-1], a[::-1], 0.95) == 40  # order of the points does not matter
+    assert M.labels_to_stay_at_target(N, A, 0.95) == 30
+    assert M.labels_to_stay_at_target([10, 20], [0.99, 0.99], 0.95) == 10
+    assert np.isnan(M.labels_to_stay_at_target([10, 20, 30], [0.96, 0.97, 0.94], 0.95))  # ends below
+    assert np.isnan(M.labels_to_stay_at_target([10, 20], [0.96, np.nan], 0.95))
+    assert np.isnan(M.labels_to_stay_at_target([], [], 0.95))
+
+
+def test_savings_pct_conventions():
+    assert M.savings_pct(30, 60) == 50.0
+    assert M.savings_pct(90, 60) == -50.0
+    assert M.savings_pct(30, np.inf) == 100.0
+    assert M.savings_pct(np.inf, 60) == -np.inf
+    assert np.isnan(M.savings_pct(np.inf, np.inf))
+
+
+def test_paired_bootstrap_interval_is_paired_seeded_and_covers():
+    rng = np.random.default_rng(1)
+    base = rng.normal(100, 30, size=10)  # seeds differ a lot ...
+    ours = base - 20 + rng.normal(0, 1, size=10)  # ... but ours is 20 lower on every seed
+    diff = lambda v, b: float(np.mean(b - v))  # noqa: E731
+    est, lo, hi, undefined = M.paired_bootstrap_interval(ours, base, diff, n_boot=2000, random_state=3)
+    assert lo <= est <= hi and undefined == 0.0
+    assert 18 < lo and hi < 22  # paired: the seed-to-seed spread of 30 does not widen it
+    assert M.paired_bootstrap_interval(ours, base, diff, n_boot=2000, random_state=3) == (est, lo, hi, undefined)
+    # an unpaired resampling would be far wider: check the pairing is what narrows it
+    unpaired = [np.mean(rng.choice(base, 10)) - np.mean(rng.choice(ours, 10)) for _ in range(2000)]
+    assert np.quantile(unpaired, 0.975) - np.quantile(unpaired, 0.025) > 5 * (hi - lo)
+    nan_half = lambda v, b: float("nan") if v[0] > np.median(ours) else 1.0  # noqa: E731
+    _, lo, hi, undefined = M.paired_bootstrap_interval(ours, base, nan_half, n_boot=1000)
+    assert (lo, hi) == (1.0, 1.0) and 0.2 < undefined < 0.8
+    # infinite values (a target never reached) stay usable in the interval
+    never = np.array([np.inf] * 5 + [30.0] * 5)
+    _, lo, hi, _ = M.paired_bootstrap_interval(never, np.full(10, 60.0), lambda v, b: M.savings_pct(np.median(v),
+                                                                                                    np.median(b)))
+    assert lo == -np.inf and hi == 50.0
+    with pytest.raises(ValueError):
+        M.paired_bootstrap_interval([1, 2], [1], diff)
+
+
 def test_accuracy_at_is_a_step_function():
     assert M.accuracy_at(N, A, 25) == 0.8
     assert M.accuracy_at(N, A, 40) == 0.97
