@@ -401,13 +401,25 @@ def typiclust(classifier, X_pool, n_instances, random_state=None, X_labeled=None
 @register("auto")
 def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_classes=None, typical_per_class=5,
          **context):
-    """The default: :func:`typiclust` until ``typical_per_class`` labels per class, then :func:`margin`.
+    """The default: :func:`typiclust` until every class has ``typical_per_class`` labels, then :func:`margin`.
 
     Early on, the model's uncertainty is unreliable and typical, spread-out
-    items teach more; once every mode of the pool has labels, the items the
-    model is least sure about do.
+    items teach more; once every class has labels, the items the model is
+    least sure about do. The rule counts labels per class (``y_labeled``,
+    class positions ``0..n_classes-1``), so 40 labels all of one class are
+    still a cold start. Without ``y_labeled`` in the context it falls back to
+    the total: ``typical_per_class * n_classes`` labels. Without ``n_classes``
+    it is margin sampling.
     """
-    n_labeled = 0 if X_labeled is None else len(X_labeled)
-    if n_classes is not None and n_labeled < int(typical_per_class) * int(n_classes):
-        return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
+    if n_classes is not None:
+        need = int(typical_per_class)
+        y_labeled = context.get("y_labeled")
+        if y_labeled is not None:
+            y = np.asarray(y_labeled, dtype=np.int64).ravel()
+            y = y[(y >= 0) & (y < int(n_classes))]
+            cold = np.bincount(y, minlength=int(n_classes)).min() < need if int(n_classes) else False
+        else:
+            cold = (0 if X_labeled is None else len(X_labeled)) < need * int(n_classes)
+        if cold:
+            return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
     return margin(classifier, X_pool, n_instances, random_state, n_classes=n_classes, **context)

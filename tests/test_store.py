@@ -1,10 +1,16 @@
+import importlib.util
+import shutil
 import sqlite3
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 import activelearn as al
 from activelearn.store import SCHEMA_VERSION, LabelStore
+
+V1_DIR = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture
@@ -148,28 +154,77 @@ def test_in_memory_store_is_shared_across_connections():
     assert len(s.labels(pid)) == 1
 
 
-def test_version_1_store_migrates_forward_keeping_labels(store_path):
+def _make_store_v1():
+    spec = importlib.util.spec_from_file_location("make_store_v1", V1_DIR / "make_store_v1.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _rows(path, sql):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_real_version_1_store_migrates_keeping_every_label_undo_and_round(tmp_path):
+    """``tests/data/store_v1.db`` was written with the version-1 schema (see ``make_store_v1.py``), not today's."""
     import sqlalchemy as sa
+    from sklearn.linear_model import LogisticRegression
 
-    from activelearn import store as st
+    v1 = _make_store_v1()
+    path = tmp_path / "old.db"
+    shutil.copyfile(V1_DIR / "store_v1.db", path)
+    tables = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%' ORDER BY name"
+    # It really is a version-1 file.
+    assert _rows(path, "SELECT value FROM activelearn_meta WHERE key = 'schema_version'") == [("1",)]
+    assert [t for (t,) in _rows(path, tables)] == ["activelearn_meta", "events", "projects", "rounds"]
+    assert "ix_events_project_created" not in {i for (i,) in _rows(path, indexes)}
+    events_before = _rows(path, "SELECT * FROM events ORDER BY id")
+    rounds_before = _rows(path, "SELECT * FROM rounds ORDER BY id")
+    projects_before = _rows(path, "SELECT * FROM projects")
+    assert len(events_before) == len(v1.EVENTS) and len(rounds_before) == len(v1.ROUNDS)
 
-    engine = sa.create_engine(f"sqlite:///{store_path}")
-    v1 = [st.meta_table, st.projects, st.events, st.rounds]  # what version 1 had
-    with engine.begin() as conn:
-        for t in v1:
-            t.create(conn)
-        conn.execute(st.meta_table.insert().values(key="schema_version", value="1"))
-        pid = conn.execute(st.projects.insert().values(name="p", fingerprint="f", classes='["a", "b"]',
-                                                       settings="{}", created_at=0.0)).inserted_primary_key[0]
-        conn.execute(st.events.insert().values(project_id=pid, item_id="x", kind="labeled", label="a",
-                                               created_at=0.0, audit=False))
-    engine.dispose()
-    s = LabelStore(store_path)
-    assert s.schema_version == SCHEMA_VERSION == 2
-    assert s.labels(pid)["item_id"].tolist() == ["x"]
-    assert s.claim(pid, "ann", ["x", "y"], 2) == ["y"]  # the new lease table works; x is labeled
-    inspector = sa.inspect(s.engine)
-    assert {"leases", "rankings"} <= set(inspector.get_table_names())
+    store = LabelStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 2
+    # Every row kept, unchanged; the team tables and the new index added.
+    assert _rows(path, "SELECT * FROM events ORDER BY id") == events_before
+    assert _rows(path, "SELECT * FROM rounds ORDER BY id") == rounds_before
+    assert _rows(path, "SELECT * FROM projects") == projects_before
+    assert {"leases", "rankings"} <= {t for (t,) in _rows(path, tables)}
+    assert "ix_events_project_created" in {i for (i,) in _rows(path, indexes)}
+    assert {c["name"] for c in sa.inspect(store.engine).get_columns("leases")} >= {"item_id", "annotator",
+                                                                                     "expires_at"}
+    pid = store.open_project(v1.PROJECT, v1.v1_dataset().fingerprint(), v1.CLASSES, v1.SETTINGS)
+    assert pid == 1
+    labels = store.labels(pid)
+    assert list(labels[["item_id", "label", "annotator"]].itertuples(index=False, name=None)) == v1.LIVE
+    assert labels["seconds"].tolist() == [2.0, 1.5, 3.0, 2.5, 2.0, 4.0, 1.1, 0.9, 2.2]
+    kinds = store.events(pid)["kind"].value_counts().to_dict()
+    assert kinds == {"labeled": 11, "undone": 2, "shown": 2, "skipped": 1}
+    assert store.item_ids_with(pid, "skipped") == {"item-004"}
+    rounds = store.rounds(pid)
+    assert rounds["model_version"].tolist() == [1, 2] and rounds["n_labels"].tolist() == [5, 9]
+    assert rounds["accuracy"].tolist() == [0.9, 1.0]
+    assert store.claim(pid, "ann", ["item-002", "item-025"], 2) == ["item-025"]  # leases work; 002 is labeled
+    store.release(pid, "ann")
+    store.close()
+
+    # A session resumes on it: the same labels, skip and model version; labeling goes on.
+    ds = v1.v1_dataset()
+    s = al.Session(ds, model=LogisticRegression(max_iter=200), store=path, annotator="ann", batch_size=5, **v1.SETTINGS)
+    assert s.project_id == pid and s.n_labels == len(v1.LIVE) and s.model_version == 2
+    assert {i for i, _, _ in v1.LIVE} == {s.dataset.item_id(p) for p in np.flatnonzero(s.labeled_mask)}
+    assert s.skipped[ds.position("item-004")]
+    batch = s.next_batch()
+    assert len(batch) == 5 and not set(batch) & ({i for i, _, _ in v1.LIVE} | {"item-004"} | set(s.test_ids))
+    for i in batch:
+        s.label(i, ds.classes[ds.y[ds.position(i)]])
+    assert s.retrain()["model_version"] == 3 and s.n_labels == len(v1.LIVE) + 5
+    assert s.undo()["item_id"] == batch[-1]  # undo reaches the new labels; the old ones stay
     s.close()
 
 

@@ -144,12 +144,129 @@ def test_unknown_strategy_lists_the_choices():
         S.get_strategy("magic")
 
 
-def test_strategies_do_not_touch_global_numpy_random():
-    np.random.seed(123)
-    before = np.random.get_state()[1].copy()
-    S.random_sampling(None, np.zeros((100, 2)), 5, random_state=0)
-    S.select_top(np.zeros(100), 5, random_state=0)
-    assert np.array_equal(before, np.random.get_state()[1])
+@pytest.fixture(scope="module")
+def fitted(digits):
+    """A fitted torch model on 40 digits, a pool of 300 and the context a session would pass."""
+    rng = np.random.default_rng(0)
+    lab = rng.choice(len(digits), 40, replace=False)
+    pool = np.setdiff1d(np.arange(len(digits)), lab)[:300]
+    model = al.models.default_torch_model(digits).set_params(train_steps=50)
+    model.fit(digits.X[lab], digits.y[lab])
+    return model, digits.X[pool], dict(X_labeled=digits.X[lab], y_labeled=digits.y[lab], n_classes=10)
+
+
+def _global_rng_states():
+    import random
+
+    import torch
+
+    return np.random.get_state(), random.getstate(), torch.random.get_rng_state()
+
+
+def _same_states(a, b):
+    (np_a, py_a, torch_a), (np_b, py_b, torch_b) = a, b
+    return (np_a[0] == np_b[0] and np.array_equal(np_a[1], np_b[1]) and np_a[2:] == np_b[2:] and py_a == py_b
+            and bool((torch_a == torch_b).all()))
+
+
+@pytest.mark.parametrize("name", sorted(S.STRATEGIES))
+def test_strategy_neither_reads_nor_moves_the_global_random_generators(name, fitted):
+    model, X_pool, ctx = fitted
+    picks = []
+    for global_seed in (1, 2):  # a strategy that draws from np.random would pick differently
+        np.random.seed(global_seed)
+        before = _global_rng_states()
+        picks.append(S.get_strategy(name)(model, X_pool, 7, random_state=3, **ctx).tolist())
+        assert _same_states(before, _global_rng_states()), f"{name} moved a global random generator"
+    assert picks[0] == picks[1]
+    assert S.get_strategy(name)(model, X_pool, 7, random_state=3, **ctx).tolist() == picks[0]
+
+
+def test_the_global_rng_check_catches_a_strategy_that_uses_np_random(fitted, monkeypatch):
+    model, X_pool, ctx = fitted
+
+    def sloppy(classifier, X_pool, n_instances, random_state=None, **context):
+        return np.random.permutation(len(X_pool))[:n_instances]
+
+    monkeypatch.setitem(S.STRATEGIES, "sloppy", sloppy)
+    with pytest.raises(AssertionError, match="moved a global random generator"):
+        test_strategy_neither_reads_nor_moves_the_global_random_generators("sloppy", fitted)
+
+
+# Entropy, least confidence and margin disagree here: each ranks another item first.
+#   item 0: margin 0.01 (smallest)        1 - max 0.51   entropy 0.807
+#   item 1: margin 0.04                   1 - max 0.60 (largest)   entropy 1.0768
+#   item 2: margin 0.13                   1 - max 0.58   entropy 1.0823 (largest)
+#   item 3: certain
+DISAGREE = [[0.49, 0.48, 0.03],
+            [0.40, 0.36, 0.24],
+            [0.42, 0.29, 0.29],
+            [0.96, 0.02, 0.02]]
+
+
+def test_entropy_least_confident_and_margin_each_pick_their_own_item():
+    p = np.array(DISAGREE)
+    h = -(p * np.log(p)).sum(axis=1)
+    lc = 1 - p.max(axis=1)
+    top2 = np.sort(p, axis=1)[:, ::-1]
+    margin = top2[:, 0] - top2[:, 1]
+    # The fixture is what it claims: three different most-uncertain items.
+    assert (h.argmax(), lc.argmax(), margin.argmin()) == (2, 1, 0)
+    X = np.arange(4).reshape(-1, 1)
+    clf = FixedProba(DISAGREE)
+    assert S.entropy(clf, X, 4, random_state=0).tolist() == np.argsort(-h).tolist() == [2, 1, 0, 3]
+    assert S.least_confident(clf, X, 4, random_state=0).tolist() == np.argsort(-lc).tolist() == [1, 2, 0, 3]
+    assert S.margin(clf, X, 4, random_state=0).tolist() == np.argsort(margin).tolist() == [0, 1, 2, 3]
+    for seed in range(5):  # the tie-break never changes a strict ranking
+        assert S.entropy(clf, X, 1, random_state=seed).tolist() == [2]
+        assert S.least_confident(clf, X, 1, random_state=seed).tolist() == [1]
+
+
+def _two_blobs():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-3, 1, size=(150, 2)), rng.normal(3, 1, size=(150, 2))])
+    y = np.repeat([0, 1], 150)
+    clf = LogisticRegression().fit(X[[0, 1, 150, 151]], y[[0, 1, 150, 151]])
+    return X, y, clf
+
+
+def _auto_and_parts(X_lab, y_lab, X_pool, clf, **kw):
+    ctx = dict(X_labeled=X_lab, y_labeled=y_lab, n_classes=2)
+    picks = S.auto(clf, X_pool, 10, random_state=0, **ctx, **kw).tolist()
+    typ = S.typiclust(clf, X_pool, 10, random_state=0, X_labeled=X_lab, y_labeled=y_lab).tolist()
+    mar = S.margin(clf, X_pool, 10, random_state=0, n_classes=2).tolist()
+    assert typ != mar  # the two halves of auto pick differently here, so the switch is visible
+    return picks, typ, mar
+
+
+def test_auto_counts_labels_per_class_not_in_total():
+    X, y, clf = _two_blobs()
+    one_class = np.arange(40)  # 40 labels, all of class 0: more than 5 x 2 in total
+    pool = np.setdiff1d(np.arange(len(X)), one_class)
+    picks, typ, mar = _auto_and_parts(X[one_class], y[one_class], X[pool], clf)
+    assert picks == typ  # still the cold start: class 1 has no label
+
+    skewed = np.r_[np.arange(36), 150 + np.arange(4)]  # 36 + 4: one class short of 5
+    pool = np.setdiff1d(np.arange(len(X)), skewed)
+    picks, typ, mar = _auto_and_parts(X[skewed], y[skewed], X[pool], clf)
+    assert picks == typ
+
+    five_each = np.r_[np.arange(5), 150 + np.arange(5)]  # 5 per class: margin
+    pool = np.setdiff1d(np.arange(len(X)), five_each)
+    picks, typ, mar = _auto_and_parts(X[five_each], y[five_each], X[pool], clf)
+    assert picks == mar
+    picks, typ, mar = _auto_and_parts(X[five_each], y[five_each], X[pool], clf, typical_per_class=6)
+    assert picks == typ  # the threshold is typical_per_class
+
+
+def test_auto_without_labels_per_class_falls_back_to_the_total():
+    X, y, clf = _two_blobs()
+    lab = np.arange(10)  # one class only, but without y_labeled auto cannot know
+    pool = np.setdiff1d(np.arange(len(X)), lab)
+    assert S.auto(clf, X[pool], 10, random_state=0, X_labeled=X[lab], n_classes=2).tolist() == \
+        S.margin(clf, X[pool], 10, random_state=0, n_classes=2).tolist()
+    assert S.auto(clf, X[pool], 10, random_state=0, X_labeled=X[lab[:9]], n_classes=2).tolist() == \
+        S.typiclust(clf, X[pool], 10, random_state=0, X_labeled=X[lab[:9]]).tolist()
 
 
 def test_diverse_prefers_uncertain_items_and_spreads_them():

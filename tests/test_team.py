@@ -45,25 +45,57 @@ def test_two_annotators_never_get_the_same_item(team_store_url):
     store.close()
 
 
-def test_expired_leases_go_back_to_the_queue(team_store_url):
-    a = _session(team_store_url, "ann", lease_seconds=0.3)
+@pytest.fixture
+def clock(monkeypatch):
+    """Moves ``time.time`` (what the store's lease expiry reads) forward by ``clock.advance(seconds)``."""
+    real = time.time
+
+    class Clock:
+        offset = 0.0
+
+        def advance(self, seconds):
+            self.offset += seconds
+
+    c = Clock()
+    monkeypatch.setattr(time, "time", lambda: real() + c.offset)
+    return c
+
+
+def test_expired_leases_go_back_to_the_queue(team_store_url, clock):
+    a = _session(team_store_url, "ann", lease_seconds=900)
     first = a.next_batch()
     b = _session(team_store_url, "bob", trainer=False)
     assert not set(b.next_batch()) & set(first)  # leased to ann
     b.close()
-    time.sleep(0.4)  # ann never answered: her leases expire
+    clock.advance(890)  # ann has not answered, but her leases still run
+    assert set(a.store.leases(a.project_id)["item_id"]) == set(first)
     c = _session(team_store_url, "cy", trainer=False)
-    assert set(c.next_batch()) == set(first)  # the published ranking's best items, free again
+    assert not set(c.next_batch()) & set(first)
     c.close()
+    clock.advance(20)  # 910 s: ann never answered, her leases have expired
+    assert a.store.leases(a.project_id).empty  # the store reads the moved clock
+    d = _session(team_store_url, "dee", trainer=False)
+    assert set(d.next_batch()) == set(first)  # the published ranking's best items, free again
+    assert set(d.store.leases(d.project_id)["annotator"]) == {"dee"}
+    d.close()
 
 
-def test_restarted_session_gets_its_leased_items_back(team_store_url):
+def test_restarted_session_gets_its_leased_items_back(team_store_url, tmp_path):
     a = _session(team_store_url, "ann")
     first = a.next_batch()
     a.store.close()  # a crash: leases stay
-    again = _session(team_store_url, "ann")
+    bob = _session(team_store_url, "bob", trainer=False)
+    theirs = bob.next_batch()  # another annotator claims in between: he gets other items
+    assert len(theirs) == 10 and not set(theirs) & set(first)
+    # The restarted session ranks another way (typical items, not the random draw), so only the leases can
+    # bring ann's items back.
+    again = _session(team_store_url, "ann", cold_start="typiclust")
     assert again.next_batch() == first
+    fresh = _session(f"sqlite:///{tmp_path / 'control.db'}", "ann", cold_start="typiclust")
+    assert len(set(fresh.next_batch()) & set(first)) <= 2  # what that ranking gives without leases
+    fresh.close()
     again.close()
+    bob.close()
 
 
 def test_follower_labels_from_the_trainers_ranking_and_sees_its_labels(team_store_url):
