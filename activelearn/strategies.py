@@ -21,14 +21,15 @@ from sklearn.utils import check_random_state
 
 from ._compat import patch_modal
 from .exceptions import UnknownStrategyError
-from .models import predict_proba_full, predict_proba_mc
+from ._proba import predict_proba_full, predict_proba_mc
 
 patch_modal()
 from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty  # noqa: E402
 
 __all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
-           "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee", "density", "bald", "kcenter", "kmeans",
-           "uncertainty_scores", "typiclust", "auto"]
+           "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee",
+           "density", "bald", "kcenter", "kmeans",
+           "uncertainty_scores", "typiclust", "auto", "display_score"]
 
 STRATEGIES = {}
 _SCORE_CHUNK = 65536
@@ -411,3 +412,19 @@ def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_c
     if n_classes is not None and n_labeled < int(typical_per_class) * int(n_classes):
         return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
     return margin(classifier, X_pool, n_instances, random_state, n_classes=n_classes, **context)
+
+
+def display_score(strategy_name, proba):
+    """What a person is told about an item's score: ``(score name, value)``, or ``(None, None)``.
+
+    Views call this instead of knowing strategy names. ``proba`` is one row
+    (or a 1-row matrix) of class probabilities; margin is shown as the gap
+    between the two top classes (small = uncertain), the others as their
+    uncertainty score. ``auto`` is shown as margin, what it ranks by once
+    typical items are covered.
+    """
+    kind = "margin" if strategy_name == "auto" else strategy_name
+    if kind not in _SCORERS:
+        return None, None
+    score = float(uncertainty_scores(np.atleast_2d(proba), kind)[0])
+    return ("top-2 gap", -score) if kind == "margin" else (kind, score)
