@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._proba import predict_proba_full
 from .exceptions import StrategyError
-from .strategies import get_strategy
+from .strategies import display_score, get_strategy
 
-__all__ = ["Query", "Ranker", "SoloQueue", "TeamQueue", "check_positions"]
+__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer"]
 
 
 @dataclass
@@ -29,6 +30,31 @@ class Query:
     model_version: int
     seconds: float
     scores: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The item to show a person next, and why (what :meth:`Session.next_offer` returns)."""
+
+    item_id: object
+    source: str  # "strategy", "published" (the team trainer's ranking) or "audit"
+    strategy: str
+    model_version: int
+    rank: int = None
+    queue: int = None
+    guesses: tuple = ()  # ((class name, probability), ...) best first, with a model
+    score: float = None
+    score_name: str = None
+
+
+def make_offer(item_id, why, fitted, dataset):
+    """An :class:`Offer` for ``item_id``: ``why`` (source, strategy, rank ...) plus the model's guesses and score."""
+    if fitted is not None:
+        proba = predict_proba_full(fitted.model, dataset.X[[dataset.position(item_id)]], dataset.n_classes)[0]
+        why["guesses"] = tuple((dataset.class_names[i], float(proba[i])) for i in np.argsort(-proba)[:3])
+        if why["source"] == "strategy":
+            why["score_name"], why["score"] = display_score(why["strategy"], proba)
+    return Offer(item_id, **why)
 
 
 def check_positions(positions, n_pool, n, name):

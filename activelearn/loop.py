@@ -16,39 +16,22 @@ in use is an immutable ``Fitted`` replaced by assignment.
 
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ._labelstate import LabelState
 from ._proba import predict_proba_full
-from ._queue import Query, Ranker, SoloQueue, TeamQueue
+from ._queue import Offer, Query, Ranker, SoloQueue, TeamQueue, make_offer
 from ._threads import set_thread_limits
 from ._training import (HISTORY_COLUMNS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy, default_model,
                         evaluate, fit_model, round_record)
-from .datasets import MISSING
+from .datasets import MISSING, draw_test_positions
 from .exceptions import ActiveLearnError, InvalidDataError, TestItemError, UnknownLabelError
 from .simulate import Oracle, run_loop
 from .store import LabelStore, annotator_name
-from .strategies import MODEL_FREE, display_score, get_strategy
+from .strategies import MODEL_FREE, get_strategy
 
 __all__ = ["Session", "Oracle", "Query", "Offer", "HISTORY_COLUMNS"]
-
-
-@dataclass(frozen=True)
-class Offer:
-    """The item to show a person next, and why (what :meth:`Session.next_offer` returns)."""
-
-    item_id: object
-    source: str  # "strategy", "published" (the team trainer's ranking) or "audit"
-    strategy: str
-    model_version: int
-    rank: int = None
-    queue: int = None
-    guesses: tuple = ()  # ((class name, probability), ...) best first, with a model
-    score: float = None
-    score_name: str = None
 
 
 def _check_positive_int(name, value):
@@ -146,7 +129,7 @@ class Session:
         self.audit_share = float(audit_share)
         self.n_threads = set_thread_limits(n_threads)
         self.test_mask = np.zeros(len(dataset), dtype=bool)
-        self.test_mask[self._draw_test_positions()] = True
+        self.test_mask[draw_test_positions(dataset, self.test_size, self.random_state)] = True
 
         self._owns_store = not isinstance(store, LabelStore)
         self.store = LabelStore(store) if self._owns_store else store
@@ -178,19 +161,6 @@ class Session:
         self._restore_model = bool(len(rounds))  # a reopened store had a model: rebuild it on first use
         if not self.trainer:  # lets the trainer rank for one more annotator
             self.project_store.join(self.holder)
-
-    def _draw_test_positions(self):
-        known = np.flatnonzero(self.dataset.y != MISSING)
-        if self.test_size == 0 or len(known) < 2:
-            return np.empty(0, dtype=np.int64)
-        y_known = self.dataset.y[known]
-        counts = np.bincount(y_known, minlength=self.dataset.n_classes)
-        stratify = y_known if counts[counts > 0].min() >= 2 else None
-        n_test = max(1, int(round(self.test_size * len(known))))
-        if stratify is not None and n_test < (counts > 0).sum():
-            stratify = None
-        _, test = train_test_split(known, test_size=n_test, random_state=self.random_state, stratify=stratify)
-        return np.sort(test)
 
     def _sync(self, force=False):
         """Apply the store's new label, undo and skip events (this session's and everyone else's)."""
@@ -325,15 +295,7 @@ class Session:
             why = dict(source="published" if q.strategy == "published" else "strategy", strategy=q.strategy,
                        model_version=q.model_version, queue=len(q.item_ids),
                        rank=q.item_ids.index(item_id) + 1 if item_id in q.item_ids else None)
-        fitted = self._fitted
-        if fitted is not None:
-            proba = predict_proba_full(fitted.model, self.dataset.X[[self.dataset.position(item_id)]],
-                                       self.dataset.n_classes)[0]
-            names = self.dataset.class_names
-            why["guesses"] = tuple((names[i], float(proba[i])) for i in np.argsort(-proba)[:3])
-            if why["source"] == "strategy":
-                why["score_name"], why["score"] = display_score(why["strategy"], proba)
-        return Offer(item_id, **why)
+        return make_offer(item_id, why, self._fitted, self.dataset)
 
     def record_shown(self, item_id, model_version=None):
         """Note that ``item_id`` is shown to the annotator now (starts the timer of its label)."""

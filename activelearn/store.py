@@ -193,10 +193,6 @@ class LabelStore:
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite()
-
-            @sa.event.listens_for(self.engine, "connect")
-            def _busy_timeout(dbapi_conn, _record):  # runs after _configure_sqlite's listener: this value wins
-                dbapi_conn.execute(f"PRAGMA busy_timeout={int(round(busy_timeout * 1000))}")
         self._lock = threading.RLock()
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
@@ -253,7 +249,7 @@ class LabelStore:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={int(round(self.busy_timeout * 1000))}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

@@ -261,17 +261,27 @@ class LabelingWidget(anywidget.AnyWidget):
         with self._lock:
             if not self.item.get("id") or not self._is_current(item_id):
                 return False
-            self.session.skip(self._item_key(self.item["id"]))
+            try:
+                self.session.skip(self._item_key(self.item["id"]))
+            except ActiveLearnError as exc:  # the store is away: nothing skipped, the item stays
+                self.error = f"Not skipped: {exc}"
+                return False
+            self.error = ""
             self._advance()
         return True
 
     def undo(self):
         """Take back the last label; its item is shown again."""
         with self._lock:
-            undone = self.session.undo()
+            try:
+                undone = self.session.undo()
+            except ActiveLearnError as exc:  # the store is away: nothing undone
+                self.error = f"Not undone: {exc}"
+                return False
             if undone is None:
                 self.status = "Nothing to undo."
                 return False
+            self.error = ""
             self.status = f"Undid {undone['label']!r} for {undone['item_id']}."
             self._advance()
         return True
