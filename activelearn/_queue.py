@@ -42,7 +42,7 @@ class Offer:
     model_version: int
     rank: int = None
     queue: int = None
-    guesses: tuple = ()  # ((class name, probability), ...) best first, with a model
+    guesses: tuple = ()  # ((class name, calibrated probability or None), ...) best first, with a model
     score: float = None
     score_name: str = None
 
@@ -50,8 +50,11 @@ class Offer:
 def make_offer(item_id, why, fitted, dataset):
     """An :class:`Offer` for ``item_id``: ``why`` (source, strategy, rank ...) plus the model's guesses and score."""
     if fitted is not None:
-        proba = predict_proba_full(fitted.model, dataset.X[[dataset.position(item_id)]], dataset.n_classes)[0]
-        why["guesses"] = tuple((dataset.class_names[i], float(proba[i])) for i in np.argsort(-proba)[:3])
+        X = dataset.X[[dataset.position(item_id)]]
+        proba = predict_proba_full(fitted.model, X, dataset.n_classes)[0]
+        shown = fitted.calibrated_proba(X, dataset.n_classes)  # None: the guess is shown without a number
+        why["guesses"] = tuple((dataset.class_names[i], None if shown is None else float(shown[0, i]))
+                               for i in np.argsort(-proba)[:3])
         if why["source"] == "strategy":
             why["score_name"], why["score"] = display_score(why["strategy"], proba)
     return Offer(item_id, **why)

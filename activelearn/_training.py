@@ -19,8 +19,8 @@ from ._proba import predict_proba_full
 from .exceptions import TrainingError
 from .metrics import wilson_interval
 
-__all__ = ["Fitted", "Snapshot", "SingleClassModel", "default_model", "fit_model", "evaluate", "audit_accuracy",
-           "round_record", "BackgroundTrainer", "HISTORY_COLUMNS"]
+__all__ = ["Fitted", "Snapshot", "fit_temperature", "apply_temperature", "SingleClassModel", "default_model",
+           "fit_model", "evaluate", "audit_accuracy", "round_record", "BackgroundTrainer", "HISTORY_COLUMNS"]
 
 #: The columns of :attr:`Session.history`, one row per retrain (the store's ``rounds`` table holds them).
 HISTORY_COLUMNS = ["n_labels", "accuracy", "macro_f1", "labeling_seconds", "cost", "train_seconds",
@@ -29,10 +29,51 @@ HISTORY_COLUMNS = ["n_labels", "accuracy", "macro_f1", "labeling_seconds", "cost
 
 @dataclass(frozen=True)
 class Fitted:
-    """A fitted model and the version it was recorded as (0: rebuilt after a restart, no new row)."""
+    """A fitted model, the version it was recorded as, and its calibration.
+
+    ``temperature`` rescales the model's probabilities so that they match
+    how often it is right on items it never trained on (held-out or audit
+    items); None when there were too few such items to say: then no
+    probability is shown to a person.
+    """
 
     model: object
     version: int
+    temperature: float = None
+
+    def calibrated_proba(self, X, n_classes):
+        """Probabilities a person may be shown: temperature-scaled, or None without a calibration."""
+        if self.temperature is None:
+            return None
+        return apply_temperature(predict_proba_full(self.model, X, n_classes), self.temperature)
+
+
+#: Fewest held-out (or audit) items a calibration is fitted on.
+MIN_CALIBRATION_ITEMS = 20
+_TEMPERATURES = np.geomspace(0.05, 50.0, 241)
+
+
+def apply_temperature(proba, temperature):
+    """``softmax(log(proba) / temperature)`` row by row (1: unchanged; above 1: less confident)."""
+    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0)) / float(temperature)
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(proba, y):
+    """The temperature (one number, grid search) that minimises the log-loss of ``proba`` on labels ``y``.
+
+    Returns None with fewer than :data:`MIN_CALIBRATION_ITEMS` items.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    if len(y) < MIN_CALIBRATION_ITEMS:
+        return None
+    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0))
+    scaled = logp[None, :, :] / _TEMPERATURES[:, None, None]
+    scaled -= scaled.max(axis=2, keepdims=True)
+    nll = -(scaled[:, np.arange(len(y)), y] - np.log(np.exp(scaled).sum(axis=2))).mean(axis=1)
+    return float(_TEMPERATURES[int(np.argmin(nll))])
 
 
 @dataclass(frozen=True)

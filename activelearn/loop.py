@@ -23,8 +23,8 @@ from ._labelstate import LabelState
 from ._proba import predict_proba_full
 from ._queue import Offer, Query, Ranker, SoloQueue, TeamQueue, make_offer
 from ._threads import set_thread_limits
-from ._training import (HISTORY_COLUMNS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy, default_model,
-                        evaluate, fit_model, round_record)
+from ._training import (HISTORY_COLUMNS, MIN_CALIBRATION_ITEMS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy,
+                        default_model, evaluate, fit_model, fit_temperature, round_record)
 from .datasets import MISSING, draw_test_positions
 from .exceptions import ActiveLearnError, InvalidDataError, TestItemError, UnknownLabelError
 from .simulate import Oracle, run_loop
@@ -166,13 +166,18 @@ class Session:
         """Apply the store's new label, undo and skip events (this session's and everyone else's)."""
         if self._private and not force:  # only this session writes there, and it applies its own events
             return
-        new = self.project_store.events_since(self._state.last_event_id)
-        with self._lock:
-            self._state.apply(new, from_log=True)
+        self._apply(self.project_store.events_since(self._state.last_event_id), from_log=True)
 
-    def _apply(self, events):
+    def refresh(self):
+        """Read what other sessions wrote to the store since the last look (callbacks are told)."""
+        self._sync()
+
+    def _apply(self, events, from_log=False):
         with self._lock:
-            self._state.apply(events)
+            changed = self._state.apply(events, from_log=from_log)
+        if changed:
+            self.notify("on_labels_changed", item_ids=[self.dataset.item_id(p) for p in sorted(changed)])
+        return changed
 
     # -- state -----------------------------------------------------------
     model = property(lambda self: None if self._fitted is None else self._fitted.model,
@@ -245,7 +250,8 @@ class Session:
                     self._restore_model = False
                     snap = self._snapshot()
                     try:
-                        self._fitted = Fitted(self._fit(snap.train_positions, snap.y_train)[0], self._version)
+                        model = self._fit(snap.train_positions, snap.y_train)[0]
+                        self._fitted = Fitted(model, self._version, self._calibrate(model, snap))
                     except ActiveLearnError as exc:
                         self.last_error = exc
         with self._queue_lock:
@@ -312,7 +318,7 @@ class Session:
             )
         return pos
 
-    def label(self, item_id, label, seconds=None, overwrite=False):
+    def label(self, item_id, label, seconds=None, overwrite=False, annotator=None):
         """Give ``item_id`` the class ``label``; committed to the store before returning.
 
         Parameters
@@ -325,6 +331,10 @@ class Session:
             handed out by :meth:`next_batch` or :meth:`record_shown`.
         overwrite : bool
             Replace this annotator's label instead of raising :class:`AlreadyLabeledError`.
+        annotator : str, optional
+            Who gives the label, when not this session's person: simulations
+            record ``"simulated"``, so no simulated label is stored under a
+            person's name (nor undone by their ``undo()``).
         """
         pos = self._position_for_labeling(item_id)
         if str(label) not in self._class_index:
@@ -334,11 +344,11 @@ class Session:
             seconds = time.monotonic() - self._shown_at[item_id]
         if seconds is not None and (not np.isfinite(seconds) or seconds < 0):
             raise InvalidDataError(f"seconds must be a non-negative number, got {seconds!r}.")
+        who = self.holder if annotator is None else annotator_name(annotator)
         events = self.project_store.record_label(
-            self.dataset.item_id(pos), str(label), annotator=self.holder, overwrite=overwrite,
+            self.dataset.item_id(pos), str(label), annotator=who, overwrite=overwrite, holder=self.holder,
             seconds=None if seconds is None else float(seconds), model_version=self.model_version,
-            audit=item_id in self._audit_pending or bool(self._state.audit[pos]),
-            adjudicator=self.holder in self.adjudicators)
+            audit=item_id in self._audit_pending or bool(self._state.audit[pos]), adjudicator=who in self.adjudicators)
         self._apply(events)
         self._audit_pending.discard(item_id)
         self._shown_at.pop(item_id, None)
@@ -373,6 +383,16 @@ class Session:
             train, y = self._state.training_set()
             audit, y_audit = self._state.audit_set()
             return Snapshot(train, y, audit, y_audit, self._state.n_live, self._state.labeling_seconds())
+
+    def _calibrate(self, model, snap):
+        """A temperature from items the model never trained on: the held-out set, else the audit labels."""
+        pos = np.flatnonzero(self.test_mask)
+        y = self.dataset.y[pos]
+        if len(pos) < MIN_CALIBRATION_ITEMS:
+            pos, y = snap.audit_positions, snap.y_audit
+        if len(pos) < MIN_CALIBRATION_ITEMS:
+            return None
+        return fit_temperature(predict_proba_full(model, self.dataset.X[pos], self.dataset.n_classes), y)
 
     def _fit(self, labeled, y):
         return fit_model(self.model_template, self.dataset.X[labeled], y, self.dataset.n_classes, self._version)
@@ -435,7 +455,8 @@ class Session:
                                   train_seconds, None if query is None else query.seconds,
                                   self.cost(snap.n_labels, snap.labeling_seconds))
             self.project_store.add_round(record)
-            self._fitted, self._version, self.last_error = Fitted(model, self._version + 1), self._version + 1, None
+            fitted = Fitted(model, self._version + 1, self._calibrate(model, snap))
+            self._fitted, self._version, self.last_error = fitted, self._version + 1, None
             self._history.loc[len(self._history)] = [record[c] for c in HISTORY_COLUMNS]
             self._queue.invalidate()
         self.notify("on_retrain_end", record=record)

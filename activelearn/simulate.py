@@ -18,7 +18,10 @@ from .datasets import MISSING
 from .exceptions import ActiveLearnError
 from .metrics import accuracy_at, aulc, labels_to_target
 
-__all__ = ["simulate", "run_one", "run_loop", "summarize", "initial_ids", "Oracle", "RESULT_COLUMNS"]
+__all__ = ["simulate", "run_one", "run_loop", "summarize", "initial_ids", "Oracle", "RESULT_COLUMNS", "SIMULATED"]
+
+#: The annotator simulated labels are recorded under: never a person's name.
+SIMULATED = "simulated"
 
 class Oracle:
     """Answers label requests from a dataset's true labels (for simulations and tests).
@@ -43,7 +46,8 @@ def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=Fals
     """Drive ``session`` with ``oracle`` until it holds ``budget`` labels (or the pool runs out).
 
     Each round asks :meth:`Session.next_batch`, labels the batch with the
-    oracle's answers and retrains, exactly as a person and the widget would.
+    oracle's answers (recorded as annotator :data:`SIMULATED`, never as the
+    session's person) and retrains, exactly as a person and the widget would.
 
     Parameters
     ----------
@@ -75,7 +79,7 @@ def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=Fals
                 break
             for item_id in ids:
                 # An oracle answers instantly: no human time unless simulated.
-                session.label(item_id, oracle(item_id), seconds=seconds_per_label or 0.0)
+                session.label(item_id, oracle(item_id), seconds=seconds_per_label or 0.0, annotator=SIMULATED)
             record = session.retrain()
             if bar is not None:
                 bar.update(min(session.n_labels, budget) - bar.n)
@@ -119,7 +123,7 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
         first = (initial_ids(session, initial_size, seed) if initial == "random"
                  else session.next_batch(initial_size))
         for item_id in first:
-            session.label(item_id, oracle(item_id), seconds=seconds_per_label)
+            session.label(item_id, oracle(item_id), seconds=seconds_per_label, annotator=SIMULATED)
         session.retrain()
     history = session.simulate(budget, oracle=oracle, seconds_per_label=seconds_per_label)
     out = history.assign(strategy=strategy if isinstance(strategy, str) else session.strategy_name, seed=seed,

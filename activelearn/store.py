@@ -433,9 +433,14 @@ class LabelStore:
         return written[-1]["id"]
 
     def _record_label(self, conn, project_id, item_id, label, annotator, seconds, model_version, overwrite,
-                      audit, policy, adjudicator=False):
-        """The label rules, inside one write transaction; returns the events written (undos, then the label)."""
+                      audit, policy, adjudicator=False, holder=None):
+        """The label rules, inside one write transaction; returns the events written (undos, then the label).
+
+        ``holder``: whose lease the label answers, when that is not the annotator's own (a simulation
+        answering for the session that leased the item).
+        """
         item_id = str(item_id)
+        holder = annotator if holder is None else holder
         k = policy.labels_per_item
         self._item_lock(conn, project_id, item_id)
         current = self._item_labels(conn, project_id, item_id)
@@ -455,7 +460,7 @@ class LabelStore:
         now = time.time()
         foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
             leases.c.project_id == project_id, leases.c.item_id == item_id,
-            leases.c.annotator != annotator, leases.c.expires_at > now)).scalar_one()
+            leases.c.annotator != holder, leases.c.expires_at > now)).scalar_one()
         if foreign and others + foreign >= k and not adjudicator:
             raise LeasedError(
                 f"item {item_id!r} is handed to another annotator right now; nothing was changed. "
@@ -465,7 +470,7 @@ class LabelStore:
         written.append(self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
                                           model_version, audit=audit))
         conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.item_id == item_id,
-                                           leases.c.annotator == annotator))
+                                           leases.c.annotator == holder))
         return written
 
     # -- team queue ------------------------------------------------------
@@ -699,8 +704,11 @@ class ProjectStore:
         return self.store.events_since(self.id, last_id)
 
     def record_label(self, item_id, label, *, annotator, seconds=None, model_version=None, audit=False,
-                     overwrite=False, adjudicator=False):
-        """Store a label (and release the annotator's lease on the item); returns the events written.
+                     overwrite=False, adjudicator=False, holder=None):
+        """Store a label (and release the lease it answers); returns the events written.
+
+        ``holder`` is whose lease the label answers when another name gives it
+        (a simulation's oracle labels for the session's annotator); default: the annotator.
 
         Raises
         ------
@@ -709,7 +717,8 @@ class ProjectStore:
         """
         with self.store._write() as conn:
             return self.store._record_label(conn, self.id, item_id, label, annotator_name(annotator), seconds,
-                                            model_version, overwrite, audit, self.policy, adjudicator)
+                                            model_version, overwrite, audit, self.policy, adjudicator,
+                                            None if holder is None else annotator_name(holder))
 
     def record_skip(self, item_id, *, annotator, model_version=None):
         """Set an item aside and give back the annotator's lease on it; returns the events written."""

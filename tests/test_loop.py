@@ -468,3 +468,65 @@ def test_a_private_memory_store_takes_one_transaction_per_verb(blobs, fast_model
     s.simulate(20)  # one round: next_batch, 10 labels, retrain
     assert count["n"] <= 11  # 10 labels + 1 history row (19 before the split)
     assert s.store.leases(s.project_id, include_expired=True).empty  # solo: no team protocol
+
+
+def test_simulated_labels_are_recorded_as_simulated_and_never_undone_by_the_person(session_factory):
+    s = session_factory(annotator="ada")
+    item = s.next_batch()[0]
+    s.label(item, "ant")  # the person
+    s.simulate(10)  # the oracle, through the same session
+    labels = s.labels()
+    assert labels.loc[labels["item_id"] == item, "annotator"].tolist() == ["ada"]
+    assert (labels["annotator"] == "simulated").sum() == len(labels) - 1
+    assert s.undo()["item_id"] == item and s.undo() is None  # ada's own label only
+
+
+def test_offered_probabilities_are_calibrated_on_items_never_trained_on(digits):
+    from activelearn._training import apply_temperature, fit_temperature
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    over = np.full((400, 3), 0.005)
+    right = rng.random(400) < 0.6  # right 60% of the time, but says 99%
+    guess = np.where(right, y, (y + 1) % 3)
+    over[np.arange(400), guess] = 0.99
+    t = fit_temperature(over, y)
+    assert t > 1.5  # overconfident: the temperature softens it
+    assert apply_temperature(over, t).max(axis=1).mean() == pytest.approx(0.6, abs=0.08)
+    assert fit_temperature(over[:10], y[:10]) is None  # too few items to say
+    s = al.Session(digits, store=":memory:", model=__import__("sklearn.linear_model").linear_model.LogisticRegression(
+        max_iter=300))
+    s.simulate(30)
+    o = s.next_offer()
+    acc = s.history["accuracy"].iloc[-1]
+    assert s._fitted.temperature is not None and all(p is not None for _, p in o.guesses)
+    pool = al.from_arrays(digits.X[:300], classes=digits.classes, name="nolabels")
+    u = al.Session(pool, store=":memory:", model=__import__("sklearn.linear_model").linear_model.LogisticRegression(
+        max_iter=300))
+    for k, item in enumerate(u.next_batch(10)):
+        u.label(item, str(digits.y[k % 10]))
+    u.retrain()
+    assert all(p is None for _, p in u.next_offer().guesses)  # no held-out or audit items: no number shown
+    assert 0 < acc <= 1
+
+
+def test_the_session_tells_callbacks_what_changed_and_refresh_reads_other_sessions(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cb.db'}"
+    ann = _team(url, "ann")
+    bob = _team(url, "bob", trainer=False)
+    seen = []
+
+    class Watch:
+        def on_labels_changed(self, session, item_ids):
+            seen.append(list(item_ids))
+
+    ann.callbacks.append(Watch())
+    mine = ann.next_batch()[0]
+    ann.label(mine, "pos")
+    assert seen == [[mine]]
+    theirs = bob.next_batch()[0]
+    bob.label(theirs, "neg")
+    ann.refresh()
+    assert seen[-1] == [theirs] and ann.n_labels == 2
+    ann.refresh()
+    assert len(seen) == 2  # nothing new, nothing told
