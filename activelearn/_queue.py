@@ -16,7 +16,7 @@ import numpy as np
 
 from ._proba import predict_proba_full
 from .exceptions import StrategyError
-from .strategies import display_score, get_strategy
+from .strategies import auto_phase, display_score, get_strategy
 
 __all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer"]
 
@@ -142,6 +142,8 @@ class Ranker:
         seconds = time.perf_counter() - start
         positions = check_positions(positions, len(pool), n, name)
         ids = [self.dataset.item_id(p) for p in pool[positions]]
+        if name == "auto":  # say which strategy actually picked: typicality during the cold start, then margin
+            name = auto_phase(**context)
         return Query(ids, name, fitted.version if use_model else 0, seconds)
 
 

@@ -29,7 +29,7 @@ from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty 
 __all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
            "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee",
            "density", "bald", "kcenter", "kmeans",
-           "uncertainty_scores", "typiclust", "auto", "display_score"]
+           "uncertainty_scores", "typiclust", "auto", "auto_phase", "display_score"]
 
 STRATEGIES = {}
 _SCORE_CHUNK = 65536
@@ -399,6 +399,14 @@ def typiclust(classifier, X_pool, n_instances, random_state=None, X_labeled=None
     return np.asarray(picked, dtype=np.int64)
 
 
+def auto_phase(n_classes=None, typical_per_class=5, X_labeled=None, y_labeled=None, **_):
+    """Which strategy :func:`auto` ranks with for these labels: ``"typiclust"`` or ``"margin"``."""
+    n_labeled = 0 if X_labeled is None else len(X_labeled)
+    if n_classes is not None and n_labeled < int(typical_per_class) * int(n_classes):
+        return "typiclust"
+    return "margin"
+
+
 @register("auto")
 def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_classes=None, typical_per_class=5,
          **context):
@@ -406,10 +414,9 @@ def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_c
 
     Early on, the model's uncertainty is unreliable and typical, spread-out
     items teach more; once every mode of the pool has labels, the items the
-    model is least sure about do.
+    model is least sure about do. :func:`auto_phase` says which one ranks.
     """
-    n_labeled = 0 if X_labeled is None else len(X_labeled)
-    if n_classes is not None and n_labeled < int(typical_per_class) * int(n_classes):
+    if auto_phase(n_classes, typical_per_class, X_labeled, context.get("y_labeled")) == "typiclust":
         return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
     return margin(classifier, X_pool, n_instances, random_state, n_classes=n_classes, **context)
 
@@ -420,10 +427,10 @@ def display_score(strategy_name, proba):
     Views call this instead of knowing strategy names. ``proba`` is one row
     (or a 1-row matrix) of class probabilities; margin is shown as the gap
     between the two top classes (small = uncertain), the others as their
-    uncertainty score. ``auto`` is shown as margin, what it ranks by once
-    typical items are covered.
+    uncertainty score. Strategies that do not rank by uncertainty (typiclust,
+    random, ...) have no such score.
     """
-    kind = "margin" if strategy_name == "auto" else strategy_name
+    kind = strategy_name
     if kind not in _SCORERS:
         return None, None
     score = float(uncertainty_scores(np.atleast_2d(proba), kind)[0])

@@ -436,8 +436,13 @@ def test_next_offer_says_why_without_a_widget(blobs, store_path, fast_model):
     assert offers[0].strategy == "typiclust" and offers[0].guesses == () and offers[0].rank == 1
     s.retrain()
     o = s.next_offer()
+    # auto says which strategy really picked: still typicality (6 training labels < 5 per class), no score
     assert o.source == "strategy" and o.model_version == 1 and len(o.guesses) == 3
-    assert o.score_name == "top-2 gap" and 0.0 <= o.score <= 1.0
+    assert o.strategy == "typiclust" and o.score is None
+    truth = lambda i: blobs.classes[blobs.y[blobs.position(i)]]  # noqa: E731
+    s.simulate(30, oracle=truth)
+    o = s.next_offer()
+    assert o.strategy == "margin" and o.score_name == "top-2 gap" and 0.0 <= o.score <= 1.0
 
 
 def test_background_retrain_for_headless_code(session_factory):
