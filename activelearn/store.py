@@ -172,7 +172,8 @@ class LabelStore:
     Notes
     -----
     Safe to use from several threads: each call takes its own pooled
-    connection, and SQLite writes start with ``BEGIN IMMEDIATE`` so a
+    connection (the in-memory store's single connection is taken under a
+    lock), and SQLite writes start with ``BEGIN IMMEDIATE`` so a
     check-then-insert (refusing to overwrite a label) is atomic across
     threads and processes.
     """
@@ -193,7 +194,8 @@ class LabelStore:
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite()
-        self._lock = threading.RLock()
+        # Only the in-memory store's one shared connection needs serialising; pooled connections run in parallel.
+        self._lock = threading.RLock() if self.url in ("sqlite://", "sqlite:///:memory:") else contextlib.nullcontext()
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
 
