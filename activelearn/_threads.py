@@ -4,13 +4,17 @@ On small machines, torch and OpenBLAS/MKL each start one thread per core, in
 every process; with several processes (parallel simulations, a background
 retrain) they oversubscribe the cores and fits slow down 5-20x. The models
 activelearn trains are small, for which one thread per process is fastest.
+
+torch is never imported here: the limit is applied to torch when torch is
+already loaded, and :mod:`activelearn.models` applies it when it loads torch.
 """
 
 import os
+import sys
 
 from threadpoolctl import threadpool_limits
 
-_DEFAULT = None
+_n_threads = None  # the limit in force, once set; read by apply_torch_threads
 
 
 def default_n_threads():
@@ -18,8 +22,18 @@ def default_n_threads():
     return max(1, int(os.environ.get("ACTIVELEARN_NUM_THREADS", "1")))
 
 
+def apply_torch_threads():
+    """Give torch (if loaded) the thread limit in force (the default until one is set)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    n = _n_threads or default_n_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def set_thread_limits(n_threads=None):
-    """Limit torch's intra-op threads and the BLAS pools to ``n_threads``.
+    """Limit torch's intra-op threads and the BLAS pools to ``n_threads``, for this process.
 
     Parameters
     ----------
@@ -31,12 +45,9 @@ def set_thread_limits(n_threads=None):
     int
         The number of threads now in force.
     """
-    global _DEFAULT
-    import torch
-
+    global _n_threads
     n = default_n_threads() if n_threads is None else max(1, int(n_threads))
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
     threadpool_limits(limits=n)
-    _DEFAULT = n
+    _n_threads = n
+    apply_torch_threads()
     return n

@@ -15,7 +15,8 @@ import numpy as np
 
 from .exceptions import InvalidDataError, UnknownItemError, UnknownLabelError
 
-__all__ = ["Dataset", "from_arrays", "load_digits", "load_wine", "load_iris", "load_dataset", "MISSING"]
+__all__ = ["Dataset", "from_arrays", "load_digits", "load_wine", "load_iris", "load_dataset", "MISSING",
+           "draw_test_positions"]
 
 MISSING = -1
 _CHUNK = 65536
@@ -358,3 +359,25 @@ def load_dataset(name_or_path):
         return Dataset(f["X"], y=f["y"], classes=meta["classes"], ids=f["ids"], kind=meta["kind"],
                        name=meta["name"], image_shape=meta["image_shape"], feature_names=meta["feature_names"],
                        texts=texts)
+
+
+def draw_test_positions(dataset, test_size, random_state):
+    """The held-out test split: a stratified share ``test_size`` of the items with true labels, sorted.
+
+    Drawn from ``random_state`` alone, so a reopened store gets the same split
+    (the store checks ``test_size`` and ``random_state``). Empty without
+    true labels or with ``test_size=0``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    known = np.flatnonzero(dataset.y != MISSING)
+    if test_size == 0 or len(known) < 2:
+        return np.empty(0, dtype=np.int64)
+    y_known = dataset.y[known]
+    counts = np.bincount(y_known, minlength=dataset.n_classes)
+    stratify = y_known if counts[counts > 0].min() >= 2 else None
+    n_test = max(1, int(round(test_size * len(known))))
+    if stratify is not None and n_test < (counts > 0).sum():
+        stratify = None
+    _, test = train_test_split(known, test_size=n_test, random_state=random_state, stratify=stratify)
+    return np.sort(test)

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["labels_to_target", "labels_to_stay_at_target", "accuracy_at", "aulc", "seconds_per_label",
-           "projected_labels_to_target", "wilson_interval", "savings_pct", "paired_bootstrap_interval"]
+           "projected_labels_to_target", "wilson_interval", "savings_pct", "paired_bootstrap_interval",
+           "fleiss_kappa"]
 
 
 def _curve(n_labels, accuracy):
@@ -149,3 +150,21 @@ def wilson_interval(n_correct, n_total, z=1.96):
     centre = (p + z * z / (2 * n_total)) / denom
     half = z * np.sqrt(p * (1 - p) / n_total + z * z / (4 * n_total * n_total)) / denom
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def fleiss_kappa(counts):
+    """Fleiss' kappa of a ``(n_items, n_classes)`` table of rater counts (the same raters per item).
+
+    Returns
+    -------
+    kappa : float
+    observed : float
+        Mean share of agreeing rater pairs per item.
+    """
+    n = np.asarray(counts, dtype=float)
+    raters = n.sum(axis=1)[0]
+    p_item = ((n * (n - 1)).sum(axis=1)) / (raters * (raters - 1))
+    p_class = n.sum(axis=0) / n.sum()
+    p_bar, p_e = float(p_item.mean()), float((p_class ** 2).sum())
+    kappa = 1.0 if p_e == 1 else (p_bar - p_e) / (1 - p_e)
+    return float(kappa), p_bar

@@ -13,6 +13,12 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
+from ._proba import predict_proba_full, predict_proba_mc  # noqa: F401  (re-exported)
+from ._threads import apply_torch_threads
+from ._training import default_model  # noqa: F401  (re-exported)
+
+apply_torch_threads()
+
 __all__ = ["MLPModule", "CNNModule", "TorchClassifier", "make_mlp", "make_cnn", "default_model", "default_torch_model",
            "predict_proba_full", "predict_proba_mc", "save_torch_model", "load_torch_model"]
 
@@ -190,24 +196,6 @@ def _pool_standardisation(X, max_rows=100_000, random_state=0):
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def default_model(dataset, random_state=0):
-    """The model :class:`~activelearn.Session` uses when none is given.
-
-    Up to :data:`~activelearn.semi.MAX_SEMI_POOL` (20,000) items: the
-    semi-supervised :class:`~activelearn.semi.PoolSpreadingClassifier`, which
-    learns from the unlabeled pool as well as the labels (the Session hands it
-    the pool, never the test items). Larger pools: a small CNN for images of at
-    least 16x16 pixels, otherwise an MLP on the features standardised with
-    statistics of the whole pool (features only: no label is looked at).
-    """
-    from .semi import MAX_SEMI_POOL, PoolSpreadingClassifier
-
-    if len(dataset) <= MAX_SEMI_POOL:
-        scaling = "feature" if dataset.kind == "table" else "global"
-        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=random_state)
-    return default_torch_model(dataset, random_state=random_state)
-
-
 def default_torch_model(dataset, random_state=0):
     """The PyTorch model for a dataset: a small CNN for images of at least 16x16 pixels, else an MLP."""
     shape = dataset.image_shape or dataset.X.shape[1:]
@@ -216,37 +204,6 @@ def default_torch_model(dataset, random_state=0):
     mean, scale = _pool_standardisation(dataset.X, random_state=random_state)
     return make_mlp(int(np.prod(dataset.X.shape[1:])), dataset.n_classes, mean=mean, scale=scale,
                     random_state=random_state)
-
-
-def predict_proba_full(model, X, n_classes):
-    """``predict_proba`` with one column per class ``0..n_classes-1``.
-
-    scikit-learn estimators fitted on a subset of the classes return fewer
-    columns; they are placed by ``model.classes_`` and the rest set to 0.
-    """
-    proba = np.asarray(model.predict_proba(X))
-    classes = getattr(model, "classes_", None)
-    if proba.shape[1] == n_classes and (classes is None or np.array_equal(np.asarray(classes), np.arange(n_classes))):
-        return proba
-    full = np.zeros((len(proba), n_classes), dtype=proba.dtype)
-    full[:, np.asarray(classes, dtype=np.int64)] = proba
-    return full
-
-
-def predict_proba_mc(model, X, n_samples=20, random_state=0):
-    """Monte-Carlo dropout probabilities of shape (n_samples, n_items, n_classes).
-
-    Raises
-    ------
-    TypeError
-        If the model has no dropout to sample (not a :class:`TorchClassifier`).
-    """
-    if not hasattr(model, "predict_proba_mc"):
-        raise TypeError(
-            f"{type(model).__name__} has no Monte-Carlo dropout; BALD needs a TorchClassifier "
-            "(activelearn.models.make_mlp or make_cnn)."
-        )
-    return model.predict_proba_mc(X, n_samples=n_samples, random_state=random_state)
 
 
 _MODULES = {"MLPModule": MLPModule, "CNNModule": CNNModule}

@@ -1,6 +1,5 @@
 """matplotlib figures of learning curves and cost; every figure shows the spread over seeds."""
 
-import numpy as np
 
 __all__ = ["plot_learning_curves", "plot_cost_vs_accuracy", "plot_history"]
 

@@ -14,10 +14,80 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .loop import Oracle, Session
+from .datasets import MISSING
+from .exceptions import ActiveLearnError
 from .metrics import accuracy_at, aulc, labels_to_target
 
-__all__ = ["simulate", "run_one", "summarize", "initial_ids", "RESULT_COLUMNS"]
+__all__ = ["simulate", "run_one", "run_loop", "summarize", "initial_ids", "Oracle", "RESULT_COLUMNS", "SIMULATED"]
+
+#: The annotator simulated labels are recorded under: never a person's name.
+SIMULATED = "simulated"
+
+class Oracle:
+    """Answers label requests from a dataset's true labels (for simulations and tests).
+
+    Raises
+    ------
+    ActiveLearnError
+        If asked about an item whose true label is unknown.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __call__(self, item_id):
+        y = self.dataset.y[self.dataset.position(item_id)]
+        if y == MISSING:
+            raise ActiveLearnError(f"the oracle has no true label for item {item_id!r}.")
+        return self.dataset.classes[y]
+
+
+def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=False):
+    """Drive ``session`` with ``oracle`` until it holds ``budget`` labels (or the pool runs out).
+
+    Each round asks :meth:`Session.next_batch`, labels the batch with the
+    oracle's answers (recorded as annotator :data:`SIMULATED`, never as the
+    session's person) and retrains, exactly as a person and the widget would.
+
+    Parameters
+    ----------
+    session : Session
+    budget : int
+        Total labels to reach (labels already in the store count).
+    oracle : callable, optional
+        ``oracle(item_id) -> class name``; defaults to :class:`Oracle` (true labels).
+    seconds_per_label : float, optional
+        Simulated time per label, for cost curves.
+    progress : bool
+        Show a ``tqdm.auto`` progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The session's history.
+    """
+    oracle = oracle or Oracle(session.dataset)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=budget, initial=min(session.n_labels, budget), desc=f"{session.strategy_name}",
+                   unit="label")
+    try:
+        while session.n_labels < budget:
+            ids = session.next_batch(min(session.batch_size, budget - session.n_labels))
+            if not ids:
+                break
+            for item_id in ids:
+                # An oracle answers instantly: no human time unless simulated.
+                session.label(item_id, oracle(item_id), seconds=seconds_per_label or 0.0, annotator=SIMULATED)
+            record = session.retrain()
+            if bar is not None:
+                bar.update(min(session.n_labels, budget) - bar.n)
+                bar.set_postfix(accuracy=record["accuracy"])
+    finally:
+        if bar is not None:
+            bar.close()
+    return session.history
 
 RESULT_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "macro_f1", "cost", "train_seconds",
                   "query_seconds"]
@@ -41,6 +111,8 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
     pandas.DataFrame
         Columns :data:`RESULT_COLUMNS`, one row per retrain.
     """
+    from .loop import Session
+
     session = Session(dataset, model=model, strategy=strategy, store=":memory:", batch_size=batch_size,
                       test_size=test_size, random_state=seed, cost_per_hour=cost_per_hour,
                       cost_per_label=cost_per_label, strategy_params=strategy_params)
@@ -51,7 +123,7 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
         first = (initial_ids(session, initial_size, seed) if initial == "random"
                  else session.next_batch(initial_size))
         for item_id in first:
-            session.label(item_id, oracle(item_id), seconds=seconds_per_label)
+            session.label(item_id, oracle(item_id), seconds=seconds_per_label, annotator=SIMULATED)
         session.retrain()
     history = session.simulate(budget, oracle=oracle, seconds_per_label=seconds_per_label)
     out = history.assign(strategy=strategy if isinstance(strategy, str) else session.strategy_name, seed=seed,

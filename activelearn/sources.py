@@ -238,7 +238,6 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
     ds = Dataset(X, y=y, classes=classes, ids=ids, render=_ImageRenderer(root), kind="image",
                  name=name or root.resolve().name)
     ds.skipped = skipped
-    ds.source = str(root.resolve())
     return ds
 
 

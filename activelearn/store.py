@@ -22,15 +22,40 @@ import hashlib
 import json
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from .exceptions import (AlreadyLabeledError, LeasedError, StoreMismatchError, StoreUnavailableError,
-                         StoreVersionError)
+from .exceptions import (AlreadyLabeledError, InvalidDataError, LeasedError, StoreMismatchError,
+                         StoreUnavailableError, StoreVersionError)
 
-__all__ = ["LabelStore", "SCHEMA_VERSION", "EVENT_KINDS"]
+__all__ = ["LabelStore", "ProjectStore", "TeamPolicy", "ANONYMOUS", "SCHEMA_VERSION", "EVENT_KINDS"]
+
+#: The one name of a person who labels without giving one: recorded with labels and leases alike.
+ANONYMOUS = "anonymous"
+
+
+def annotator_name(annotator):
+    """The identity recorded for ``annotator``: its name, or :data:`ANONYMOUS`."""
+    return ANONYMOUS if annotator is None else str(annotator)
+
+
+@dataclass(frozen=True)
+class TeamPolicy:
+    """How a project's team shares items; stored with the project, the same for every session.
+
+    Parameters
+    ----------
+    labels_per_item : int
+        Distinct annotators who label each item (adjudicators may add one more).
+    lease_seconds : float
+        How long an item handed out stays reserved for its annotator.
+    """
+
+    labels_per_item: int = 1
+    lease_seconds: float = 900.0
 
 SCHEMA_VERSION = 2
 EVENT_KINDS = ("shown", "labeled", "skipped", "undone", "joined")
@@ -147,7 +172,8 @@ class LabelStore:
     Notes
     -----
     Safe to use from several threads: each call takes its own pooled
-    connection, and SQLite writes start with ``BEGIN IMMEDIATE`` so a
+    connection (the in-memory store's single connection is taken under a
+    lock), and SQLite writes start with ``BEGIN IMMEDIATE`` so a
     check-then-insert (refusing to overwrite a label) is atomic across
     threads and processes.
     """
@@ -168,11 +194,8 @@ class LabelStore:
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite()
-
-            @sa.event.listens_for(self.engine, "connect")
-            def _busy_timeout(dbapi_conn, _record):  # runs after _configure_sqlite's listener: this value wins
-                dbapi_conn.execute(f"PRAGMA busy_timeout={int(round(busy_timeout * 1000))}")
-        self._lock = threading.RLock()
+        # Only the in-memory store's one shared connection needs serialising; pooled connections run in parallel.
+        self._lock = threading.RLock() if self.url in ("sqlite://", "sqlite:///:memory:") else contextlib.nullcontext()
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
 
@@ -228,7 +251,7 @@ class LabelStore:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={int(round(self.busy_timeout * 1000))}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -310,6 +333,41 @@ class LabelStore:
             )
         return row["id"]
 
+    def project(self, name, fingerprint, classes, settings, labels_per_item=None, lease_seconds=None):
+        """Open (or create) project ``name`` and return a :class:`ProjectStore` bound to it and its team policy.
+
+        The team policy is stored with the project when it is created (or
+        first opened by a version that stores it). ``None`` means "use the
+        stored policy" (defaults for a new project: one label per item, 900 s
+        leases).
+
+        Raises
+        ------
+        StoreMismatchError
+            As :meth:`open_project`, and if ``labels_per_item`` or
+            ``lease_seconds`` differ from the project's stored policy.
+        """
+        project_id = self.open_project(name, fingerprint, classes, settings)
+        wanted = {"labels_per_item": labels_per_item, "lease_seconds": lease_seconds}
+        with self._write() as conn:
+            row = conn.execute(sa.select(projects.c.settings).where(projects.c.id == project_id)).first()
+            stored = json.loads(row[0])
+            clash = {k: (stored[k], v) for k, v in wanted.items() if v is not None and k in stored and stored[k] != v}
+            if clash:
+                detail = ", ".join(f"{k}={a!r} (given {b!r})" for k, (a, b) in clash.items())
+                raise StoreMismatchError(
+                    f"project {name!r} in {self._safe_url()} is labeled by a team with {detail}; every session of "
+                    "a project shares one policy. Leave these arguments out to use the stored policy, or use a "
+                    "new project name.")
+            default = TeamPolicy()
+            missing = {k: (v if v is not None else getattr(default, k)) for k, v in wanted.items() if k not in stored}
+            if missing:
+                stored.update(missing)
+                conn.execute(projects.update().where(projects.c.id == project_id)
+                             .values(settings=json.dumps(stored, sort_keys=True)))
+        policy = TeamPolicy(int(stored["labels_per_item"]), float(stored["lease_seconds"]))
+        return ProjectStore(self, project_id, policy)
+
     def project_names(self):
         with self._read() as conn:
             return [r[0] for r in conn.execute(sa.select(projects.c.name).order_by(projects.c.id))]
@@ -322,15 +380,17 @@ class LabelStore:
             raise ValueError(f"event kind must be one of {EVENT_KINDS}, got {kind!r}")
         with self._write() as conn:
             return self._insert_event(conn, project_id, item_id, kind, label, annotator, seconds,
-                                      model_version, ref_event_id)
+                                      model_version, ref_event_id)["id"]
 
     @staticmethod
     def _insert_event(conn, project_id, item_id, kind, label=None, annotator=None, seconds=None,
                       model_version=None, ref_event_id=None, audit=False):
-        return conn.execute(events.insert().values(
-            project_id=project_id, item_id=str(item_id), kind=kind, label=label, annotator=annotator,
-            created_at=time.time(), seconds=seconds, model_version=model_version,
-            ref_event_id=ref_event_id, audit=bool(audit))).inserted_primary_key[0]
+        """Insert one event; return it as the dict :meth:`events_since` would."""
+        row = dict(project_id=project_id, item_id=str(item_id), kind=kind, label=label, annotator=annotator,
+                   created_at=time.time(), seconds=seconds, model_version=model_version,
+                   ref_event_id=ref_event_id, audit=bool(audit))
+        row["id"] = conn.execute(events.insert().values(**row)).inserted_primary_key[0]
+        return row
 
     @staticmethod
     def _live_labels(project_id):
@@ -339,13 +399,20 @@ class LabelStore:
         return sa.select(events).where(events.c.project_id == project_id, events.c.kind == "labeled",
                                        events.c.id.not_in(undone))
 
+    def _item_labels(self, conn, project_id, item_id):
+        """Live labels of one item, oldest first, with the annotator as its one identity."""
+        rows = conn.execute(self._live_labels(project_id).where(events.c.item_id == item_id)
+                            .order_by(events.c.id)).mappings().all()
+        return [{**r, "annotator": annotator_name(r["annotator"])} for r in rows]
+
     def add_label(self, project_id, item_id, label, annotator=None, seconds=None, model_version=None,
                   overwrite=False, audit=False, labels_per_item=1, holder=None):
         """Record a label, atomically refusing to overwrite one unless ``overwrite``.
 
         With ``labels_per_item=k`` an item takes up to k labels from distinct
-        annotators. The lease ``holder`` (default: ``annotator``) had on the
-        item is released in the same transaction.
+        annotators. The lease the annotator had on the item is released in the
+        same transaction. ``holder`` is accepted for compatibility and must
+        name the same person as ``annotator``.
 
         Returns
         -------
@@ -359,44 +426,54 @@ class LabelStore:
         LeasedError
             If another annotator holds an unexpired lease on the item and its labels would be full.
         """
-        item_id = str(item_id)
-        holder = holder if holder is not None else annotator
+        if holder is not None and annotator_name(annotator) != str(holder):
+            raise InvalidDataError(f"holder {holder!r} and annotator {annotator!r} name two people; leases and "
+                                   "labels are recorded under one name per person.")
         with self._write() as conn:
-            self._item_lock(conn, project_id, item_id)
-            current = conn.execute(self._live_labels(project_id).where(events.c.item_id == item_id)
-                                   .order_by(events.c.id)).mappings().all()
-            mine = [r for r in current if labels_per_item == 1 or r["annotator"] == annotator]
-            if mine and not overwrite:
-                r = mine[0]
-                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
-                raise AlreadyLabeledError(
-                    f"item {item_id!r} is already labeled {r['label']!r} by "
-                    f"{r['annotator'] or 'an anonymous annotator'} at {when}; nothing was changed. "
-                    "Pass overwrite=True to replace that label, or undo() it first."
-                )
-            others = len(current) - len(mine)
-            if others >= labels_per_item:
-                raise AlreadyLabeledError(
-                    f"item {item_id!r} already has its {labels_per_item} labels "
-                    f"({', '.join(str(r['annotator']) for r in current)}); nothing was changed.")
-            now = time.time()
-            if holder is not None:
-                foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
-                    leases.c.project_id == project_id, leases.c.item_id == item_id,
-                    leases.c.annotator != holder, leases.c.expires_at > now)).scalar_one()
-                if foreign and others + foreign >= labels_per_item:
-                    raise LeasedError(
-                        f"item {item_id!r} is handed to another annotator right now; nothing was changed. "
-                        "Label the items next_batch() gives you (a lease expires if not answered).")
-            for r in mine:
-                self._insert_event(conn, project_id, item_id, "undone", label=r["label"], annotator=annotator,
-                                   ref_event_id=r["id"])
-            event_id = self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
-                                          model_version, audit=audit)
-            if holder is not None:
-                conn.execute(leases.delete().where(leases.c.project_id == project_id,
-                                                   leases.c.item_id == item_id, leases.c.annotator == holder))
-            return event_id
+            written = self._record_label(conn, project_id, item_id, label, annotator_name(annotator), seconds,
+                                         model_version, overwrite, audit, TeamPolicy(labels_per_item))
+        return written[-1]["id"]
+
+    def _record_label(self, conn, project_id, item_id, label, annotator, seconds, model_version, overwrite,
+                      audit, policy, adjudicator=False, holder=None):
+        """The label rules, inside one write transaction; returns the events written (undos, then the label).
+
+        ``holder``: whose lease the label answers, when that is not the annotator's own (a simulation
+        answering for the session that leased the item).
+        """
+        item_id = str(item_id)
+        holder = annotator if holder is None else holder
+        k = policy.labels_per_item
+        self._item_lock(conn, project_id, item_id)
+        current = self._item_labels(conn, project_id, item_id)
+        mine = [r for r in current if k == 1 or r["annotator"] == annotator]
+        if mine and not overwrite:
+            r = mine[0]
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+            raise AlreadyLabeledError(
+                f"item {item_id!r} is already labeled {r['label']!r} by {r['annotator']} at {when}; nothing was "
+                "changed. Pass overwrite=True to replace that label, or undo() it first."
+            )
+        others = len(current) - len(mine)
+        if others >= k and not adjudicator:  # an adjudicator's label decides, beyond the count
+            raise AlreadyLabeledError(
+                f"item {item_id!r} already has its {k} labels "
+                f"({', '.join(r['annotator'] for r in current)}); nothing was changed.")
+        now = time.time()
+        foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
+            leases.c.project_id == project_id, leases.c.item_id == item_id,
+            leases.c.annotator != holder, leases.c.expires_at > now)).scalar_one()
+        if foreign and others + foreign >= k and not adjudicator:
+            raise LeasedError(
+                f"item {item_id!r} is handed to another annotator right now; nothing was changed. "
+                "Label the items next_batch() gives you (a lease expires if not answered).")
+        written = [self._insert_event(conn, project_id, item_id, "undone", label=r["label"], annotator=annotator,
+                                      ref_event_id=r["id"]) for r in mine]
+        written.append(self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
+                                          model_version, audit=audit))
+        conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.item_id == item_id,
+                                           leases.c.annotator == holder))
+        return written
 
     # -- team queue ------------------------------------------------------
     def claim(self, project_id, holder, candidates, n, lease_seconds=900.0, labels_per_item=1):
@@ -413,51 +490,57 @@ class LabelStore:
         list of str
             The leased item ids, in candidate order.
         """
+        with self._write() as conn:
+            return self._claim(conn, project_id, str(holder), candidates, n,
+                               TeamPolicy(labels_per_item, lease_seconds))
+
+    def _claim(self, conn, project_id, holder, candidates, n, policy):
         now = time.time()
         out = []
-        with self._write() as conn:
-            conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.expires_at <= now))
-            held = [r[0] for r in conn.execute(sa.select(leases.c.item_id).where(
-                leases.c.project_id == project_id, leases.c.annotator == holder).order_by(leases.c.created_at))]
-            held_set = set(held)
-            order = dict.fromkeys([*held, *(str(c) for c in candidates)])  # unique, held first, then by rank
-            for item_id in order:
-                if len(out) >= n:
-                    break
-                if not self._item_lock(conn, project_id, item_id, wait=False):
-                    continue
-                live = self._live_labels(project_id).where(events.c.item_id == item_id).subquery()
-                labels = conn.execute(sa.select(live.c.annotator)).all()
-                if any(a == holder for (a,) in labels) or (labels_per_item == 1 and labels):
-                    if item_id in held_set:
-                        conn.execute(leases.delete().where(leases.c.project_id == project_id,
-                                                           leases.c.item_id == item_id,
-                                                           leases.c.annotator == holder))
-                    continue
+        conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.expires_at <= now))
+        held = [r[0] for r in conn.execute(sa.select(leases.c.item_id).where(
+            leases.c.project_id == project_id, leases.c.annotator == holder).order_by(leases.c.created_at))]
+        held_set = set(held)
+        order = dict.fromkeys([*held, *(str(c) for c in candidates)])  # unique, held first, then by rank
+        for item_id in order:
+            if len(out) >= n:
+                break
+            if not self._item_lock(conn, project_id, item_id, wait=False):
+                continue
+            labels = [r["annotator"] for r in self._item_labels(conn, project_id, item_id)]
+            if holder in labels or (policy.labels_per_item == 1 and labels):
                 if item_id in held_set:
-                    conn.execute(leases.update().where(leases.c.project_id == project_id,
-                                                       leases.c.item_id == item_id, leases.c.annotator == holder)
-                                 .values(expires_at=now + lease_seconds))
-                    out.append(item_id)
-                    continue
-                foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
-                    leases.c.project_id == project_id, leases.c.item_id == item_id,
-                    leases.c.annotator != holder)).scalar_one()
-                if len(labels) + foreign >= labels_per_item:
-                    continue
-                conn.execute(leases.insert().values(project_id=project_id, item_id=item_id, annotator=holder,
-                                                    expires_at=now + lease_seconds,
-                                                    created_at=now + 1e-6 * len(out)))  # keeps the rank order
+                    conn.execute(leases.delete().where(leases.c.project_id == project_id,
+                                                       leases.c.item_id == item_id, leases.c.annotator == holder))
+                continue
+            if item_id in held_set:
+                conn.execute(leases.update().where(leases.c.project_id == project_id,
+                                                   leases.c.item_id == item_id, leases.c.annotator == holder)
+                             .values(expires_at=now + policy.lease_seconds))
                 out.append(item_id)
+                continue
+            foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
+                leases.c.project_id == project_id, leases.c.item_id == item_id,
+                leases.c.annotator != holder)).scalar_one()
+            if len(labels) + foreign >= policy.labels_per_item:
+                continue
+            conn.execute(leases.insert().values(project_id=project_id, item_id=item_id, annotator=holder,
+                                                expires_at=now + policy.lease_seconds,
+                                                created_at=now + 1e-6 * len(out)))  # keeps the rank order
+            out.append(item_id)
         return out
 
     def release(self, project_id, holder, item_ids=None):
         """Give back ``holder``'s leases (all of them, or those on ``item_ids``)."""
         with self._write() as conn:
-            q = leases.delete().where(leases.c.project_id == project_id, leases.c.annotator == holder)
-            if item_ids is not None:
-                q = q.where(leases.c.item_id.in_([str(i) for i in item_ids]))
-            conn.execute(q)
+            self._release(conn, project_id, str(holder), item_ids)
+
+    @staticmethod
+    def _release(conn, project_id, holder, item_ids=None):
+        q = leases.delete().where(leases.c.project_id == project_id, leases.c.annotator == holder)
+        if item_ids is not None:
+            q = q.where(leases.c.item_id.in_([str(i) for i in item_ids]))
+        conn.execute(q)
 
     def leases(self, project_id, include_expired=False):
         """Current leases as a DataFrame (``item_id, annotator, expires_at``)."""
@@ -471,17 +554,20 @@ class LabelStore:
 
     def busy_items(self, project_id, holder, labels_per_item=1):
         """Item ids that ``holder`` cannot be given now: full with labels and others' leases, or labeled by it."""
-        now = time.time()
         with self._read() as conn:
-            live = self._live_labels(project_id).subquery()
-            lab = conn.execute(sa.select(live.c.item_id, live.c.annotator)).all()
-            lease_rows = conn.execute(sa.select(leases.c.item_id).where(
-                leases.c.project_id == project_id, leases.c.annotator != holder, leases.c.expires_at > now)).all()
+            return self._busy(conn, project_id, str(holder), labels_per_item)
+
+    def _busy(self, conn, project_id, holder, labels_per_item):
+        live = self._live_labels(project_id).subquery()
+        lab = conn.execute(sa.select(live.c.item_id, live.c.annotator)).all()
+        lease_rows = conn.execute(sa.select(leases.c.item_id).where(
+            leases.c.project_id == project_id, leases.c.annotator != holder,
+            leases.c.expires_at > time.time())).all()
         count = {}
         busy = set()
         for item_id, annotator in lab:
             count[item_id] = count.get(item_id, 0) + 1
-            if annotator == holder:
+            if annotator_name(annotator) == holder:
                 busy.add(item_id)
         for (item_id,) in lease_rows:
             count[item_id] = count.get(item_id, 0) + 1
@@ -490,22 +576,30 @@ class LabelStore:
 
     def active_annotators(self, project_id, seconds):
         """Annotators with an event (joining included) in the last ``seconds``, or holding a lease."""
-        since = time.time() - seconds
         with self._read() as conn:
-            recent = conn.execute(sa.select(events.c.annotator).distinct().where(
-                events.c.project_id == project_id, events.c.created_at > since, events.c.annotator.is_not(None)))
-            held = conn.execute(sa.select(leases.c.annotator).distinct().where(
-                leases.c.project_id == project_id, leases.c.expires_at > time.time()))
-            return {r[0] for r in recent} | {r[0] for r in held}
+            return self._active(conn, project_id, seconds)
+
+    @staticmethod
+    def _active(conn, project_id, seconds):
+        now = time.time()
+        recent = conn.execute(sa.select(events.c.annotator).distinct().where(
+            events.c.project_id == project_id, events.c.created_at > now - seconds))
+        held = conn.execute(sa.select(leases.c.annotator).distinct().where(
+            leases.c.project_id == project_id, leases.c.expires_at > now))
+        return {annotator_name(r[0]) for r in recent} | {r[0] for r in held}
 
     def publish_ranking(self, project_id, item_ids, model_version, strategy=None):
         """Replace the project's published ranking (best first) with ``item_ids``."""
         with self._write() as conn:
-            conn.execute(rankings.delete().where(rankings.c.project_id == project_id))
-            if len(item_ids):
-                conn.execute(rankings.insert(), [
-                    {"project_id": project_id, "item_id": str(i), "rank": r, "model_version": int(model_version),
-                     "strategy": strategy} for r, i in enumerate(item_ids)])
+            self._publish(conn, project_id, item_ids, model_version, strategy)
+
+    @staticmethod
+    def _publish(conn, project_id, item_ids, model_version, strategy):
+        conn.execute(rankings.delete().where(rankings.c.project_id == project_id))
+        if len(item_ids):
+            conn.execute(rankings.insert(), [
+                {"project_id": project_id, "item_id": str(i), "rank": r, "model_version": int(model_version),
+                 "strategy": strategy} for r, i in enumerate(item_ids)])
 
     def ranking(self, project_id):
         """The published ranking: ``(item_ids best first, model_version)``; ``([], None)`` if none."""
@@ -520,10 +614,10 @@ class LabelStore:
             rows = conn.execute(sa.select(events).where(
                 events.c.project_id == project_id, events.c.id > int(last_id), events.c.kind.in_(kinds))
                 .order_by(events.c.id)).mappings().all()
-        return [dict(r) for r in rows]
+        return [{**r, "annotator": annotator_name(r["annotator"])} for r in rows]
 
     def undo_last(self, project_id, annotator=None):
-        """Take back the most recent live label (of ``annotator`` if given).
+        """Take back the most recent live label of ``annotator`` (unnamed: :data:`ANONYMOUS`).
 
         Returns
         -------
@@ -531,33 +625,31 @@ class LabelStore:
             The undone label event (``item_id``, ``label`` ...), or None if there is none.
         """
         with self._write() as conn:
-            query = self._live_labels(project_id)
-            if annotator is not None:
-                query = query.where(events.c.annotator == annotator)
-            last = conn.execute(query.order_by(events.c.id.desc()).limit(1)).mappings().first()
-            if last is None:
-                return None
-            self._insert_event(conn, project_id, last["item_id"], "undone", label=last["label"],
-                               annotator=annotator, ref_event_id=last["id"])
-            return dict(last)
+            undone = self._undo_last(conn, project_id, annotator_name(annotator))
+        return None if undone is None else undone[1]
+
+    def _undo_last(self, conn, project_id, annotator):
+        """Undo ``annotator``'s latest live label: ``(undone event, the label event it undid)`` or None."""
+        query = self._live_labels(project_id).where(
+            sa.func.coalesce(events.c.annotator, ANONYMOUS) == annotator)
+        last = conn.execute(query.order_by(events.c.id.desc()).limit(1)).mappings().first()
+        if last is None:
+            return None
+        undone = self._insert_event(conn, project_id, last["item_id"], "undone", label=last["label"],
+                                    annotator=annotator, ref_event_id=last["id"])
+        return undone, {**last, "annotator": annotator_name(last["annotator"])}
 
     def labels(self, project_id):
         """The current labels as a DataFrame (``item_id, label, annotator, labeled_at, seconds``), oldest first."""
         with self._read() as conn:
             rows = conn.execute(self._live_labels(project_id).order_by(events.c.id)).mappings().all()
-        df = pd.DataFrame([{"item_id": r["item_id"], "label": r["label"], "annotator": r["annotator"],
+        df = pd.DataFrame([{"item_id": r["item_id"], "label": r["label"], "annotator": annotator_name(r["annotator"]),
                             "labeled_at": r["created_at"], "seconds": r["seconds"], "audit": bool(r["audit"])}
                            for r in rows],
                           columns=LABEL_COLUMNS)
         df["labeled_at"] = pd.to_datetime(df["labeled_at"], unit="s", utc=True)
         df["seconds"] = df["seconds"].astype(float)
         return df
-
-    def item_ids_with(self, project_id, kind):
-        """Item ids that have at least one event of ``kind``."""
-        with self._read() as conn:
-            return {r[0] for r in conn.execute(sa.select(events.c.item_id).distinct().where(
-                events.c.project_id == project_id, events.c.kind == kind))}
 
     def events(self, project_id):
         """Every event of the project, oldest first, as a DataFrame."""
@@ -586,3 +678,124 @@ class LabelStore:
         ints = ["model_version", "n_labels", "n_test"]
         df["audit_n"] = df["audit_n"].fillna(0)
         return df.astype({**{c: float for c in floats}, **{c: "int64" for c in ints + ["audit_n"]}})
+
+
+class ProjectStore:
+    """One project of a :class:`LabelStore`, speaking the labeling domain.
+
+    Each verb is one transaction and returns the events it wrote, which the
+    session applies exactly as it applies :meth:`events_since`. Identities are
+    resolved once: an unnamed annotator is :data:`ANONYMOUS` for labels and
+    leases alike. Made by :meth:`LabelStore.project`.
+
+    Attributes
+    ----------
+    store : LabelStore
+    id : int
+        The project's id in the store.
+    policy : TeamPolicy
+    """
+
+    def __init__(self, store, project_id, policy):
+        self.store = store
+        self.id = project_id
+        self.policy = policy
+
+    def events_since(self, last_id):
+        """Label, undo and skip events with id above ``last_id``, oldest first."""
+        return self.store.events_since(self.id, last_id)
+
+    def record_label(self, item_id, label, *, annotator, seconds=None, model_version=None, audit=False,
+                     overwrite=False, adjudicator=False, holder=None):
+        """Store a label (and release the lease it answers); returns the events written.
+
+        ``holder`` is whose lease the label answers when another name gives it
+        (a simulation's oracle labels for the session's annotator); default: the annotator.
+
+        Raises
+        ------
+        AlreadyLabeledError, LeasedError
+            As :meth:`LabelStore.add_label`; nothing is written.
+        """
+        with self.store._write() as conn:
+            return self.store._record_label(conn, self.id, item_id, label, annotator_name(annotator), seconds,
+                                            model_version, overwrite, audit, self.policy, adjudicator,
+                                            None if holder is None else annotator_name(holder))
+
+    def record_skip(self, item_id, *, annotator, model_version=None):
+        """Set an item aside and give back the annotator's lease on it; returns the events written."""
+        who = annotator_name(annotator)
+        with self.store._write() as conn:
+            event = self.store._insert_event(conn, self.id, item_id, "skipped", annotator=who,
+                                             model_version=model_version)
+            self.store._release(conn, self.id, who, [item_id])
+        return [event]
+
+    def undo_last(self, *, annotator, lease=True):
+        """Take back ``annotator``'s latest label and (``lease``) lease its item back to them.
+
+        Returns
+        -------
+        events : list of dict
+            The undo event written (empty when there was nothing to undo).
+        undone : dict or None
+            The label event that was taken back.
+        """
+        who = annotator_name(annotator)
+        with self.store._write() as conn:
+            done = self.store._undo_last(conn, self.id, who)
+            if done is None:
+                return [], None
+            if lease:
+                self.store._claim(conn, self.id, who, [done[1]["item_id"]], 1, self.policy)
+        return [done[0]], done[1]
+
+    def claim(self, annotator, candidates, n):
+        """Lease up to ``n`` of ``candidates`` (best first); the annotator's held items come first."""
+        with self.store._write() as conn:
+            return self.store._claim(conn, self.id, annotator_name(annotator), candidates, n, self.policy)
+
+    def publish_and_claim(self, annotator, ranked_ids, n, model_version, strategy, first=()):
+        """Publish the trainer's ranking for the team and lease its first free items, in one transaction.
+
+        ``first``: items to lease before the ranked ones (items that need another label), not published.
+        """
+        with self.store._write() as conn:
+            self.store._publish(conn, self.id, ranked_ids, model_version, strategy)
+            return self.store._claim(conn, self.id, annotator_name(annotator), [*first, *ranked_ids], n,
+                                     self.policy)
+
+    def team_view(self, annotator):
+        """What a ranking needs to know about the team, read at once: ``(busy item ids, active annotators)``."""
+        who = annotator_name(annotator)
+        with self.store._read() as conn:
+            return (self.store._busy(conn, self.id, who, self.policy.labels_per_item),
+                    self.store._active(conn, self.id, self.policy.lease_seconds) | {who})
+
+    def ranking(self):
+        """The published ranking: ``(item_ids best first, model_version)``."""
+        return self.store.ranking(self.id)
+
+    def join(self, annotator):
+        """Say that ``annotator`` labels here (the trainer then ranks for one more person)."""
+        self.store.add_event(self.id, "", "joined", annotator=annotator_name(annotator))
+
+    def release(self, annotator, item_ids=None):
+        """Give back the annotator's leases (all, or on ``item_ids``)."""
+        self.store.release(self.id, annotator_name(annotator), item_ids)
+
+    def add_round(self, record):
+        """Append one retrain record."""
+        self.store.add_round(self.id, record)
+
+    def rounds(self):
+        return self.store.rounds(self.id)
+
+    def labels(self):
+        return self.store.labels(self.id)
+
+    def events(self):
+        return self.store.events(self.id)
+
+    def leases(self, include_expired=False):
+        return self.store.leases(self.id, include_expired)

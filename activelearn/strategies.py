@@ -21,14 +21,15 @@ from sklearn.utils import check_random_state
 
 from ._compat import patch_modal
 from .exceptions import UnknownStrategyError
-from .models import predict_proba_full, predict_proba_mc
+from ._proba import predict_proba_full, predict_proba_mc
 
 patch_modal()
 from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty  # noqa: E402
 
 __all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
-           "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee", "density", "bald", "kcenter", "kmeans",
-           "uncertainty_scores", "typiclust", "auto"]
+           "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee",
+           "density", "bald", "kcenter", "kmeans",
+           "uncertainty_scores", "typiclust", "auto", "auto_phase", "display_score"]
 
 STRATEGIES = {}
 _SCORE_CHUNK = 65536
@@ -398,6 +399,32 @@ def typiclust(classifier, X_pool, n_instances, random_state=None, X_labeled=None
     return np.asarray(picked, dtype=np.int64)
 
 
+#: ``auto`` leaves the cold start at the latest after this many times ``typical_per_class * n_classes`` labels,
+#: so a class that is rare in the pool (or absent from it) cannot hold it there for good.
+AUTO_COLD_START_CAP = 5
+
+
+def auto_phase(n_classes=None, typical_per_class=5, X_labeled=None, y_labeled=None, **_):
+    """Which strategy :func:`auto` ranks with for these labels: ``"typiclust"`` or ``"margin"``.
+
+    TypiClust until every class has ``typical_per_class`` labels (counted from
+    ``y_labeled``, class positions ``0..n_classes-1``; without it, from the
+    total: ``typical_per_class * n_classes`` labels), and never beyond
+    :data:`AUTO_COLD_START_CAP` times that total. Without ``n_classes``: margin.
+    """
+    if n_classes is None or int(n_classes) == 0:
+        return "margin"
+    need, n_classes = int(typical_per_class), int(n_classes)
+    n_labeled = 0 if X_labeled is None else len(X_labeled)
+    if y_labeled is None:
+        return "typiclust" if n_labeled < need * n_classes else "margin"
+    y = np.asarray(y_labeled, dtype=np.int64).ravel()
+    n_labeled = len(y)
+    y = y[(y >= 0) & (y < n_classes)]
+    cold = np.bincount(y, minlength=n_classes).min() < need and n_labeled < AUTO_COLD_START_CAP * need * n_classes
+    return "typiclust" if cold else "margin"
+
+
 @register("auto")
 def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_classes=None, typical_per_class=5,
          **context):
@@ -405,21 +432,26 @@ def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_c
 
     Early on, the model's uncertainty is unreliable and typical, spread-out
     items teach more; once every class has labels, the items the model is
-    least sure about do. The rule counts labels per class (``y_labeled``,
-    class positions ``0..n_classes-1``), so 40 labels all of one class are
-    still a cold start. Without ``y_labeled`` in the context it falls back to
-    the total: ``typical_per_class * n_classes`` labels. Without ``n_classes``
-    it is margin sampling.
+    least sure about do. The rule counts labels per class, so 40 labels all
+    of one class are still a cold start; :func:`auto_phase` holds it (and its
+    cap for classes that are rare in the pool) and says which one ranks.
     """
-    if n_classes is not None:
-        need = int(typical_per_class)
-        y_labeled = context.get("y_labeled")
-        if y_labeled is not None:
-            y = np.asarray(y_labeled, dtype=np.int64).ravel()
-            y = y[(y >= 0) & (y < int(n_classes))]
-            cold = np.bincount(y, minlength=int(n_classes)).min() < need if int(n_classes) else False
-        else:
-            cold = (0 if X_labeled is None else len(X_labeled)) < need * int(n_classes)
-        if cold:
-            return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
+    if auto_phase(n_classes, typical_per_class, X_labeled, context.get("y_labeled")) == "typiclust":
+        return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
     return margin(classifier, X_pool, n_instances, random_state, n_classes=n_classes, **context)
+
+
+def display_score(strategy_name, proba):
+    """What a person is told about an item's score: ``(score name, value)``, or ``(None, None)``.
+
+    Views call this instead of knowing strategy names. ``proba`` is one row
+    (or a 1-row matrix) of class probabilities; margin is shown as the gap
+    between the two top classes (small = uncertain), the others as their
+    uncertainty score. Strategies that do not rank by uncertainty (typiclust,
+    random, ...) have no such score.
+    """
+    kind = strategy_name
+    if kind not in _SCORERS:
+        return None, None
+    score = float(uncertainty_scores(np.atleast_2d(proba), kind)[0])
+    return ("top-2 gap", -score) if kind == "margin" else (kind, score)

@@ -310,3 +310,228 @@ def test_session_over_a_memory_mapped_pool(tmp_path, digits):
     s = al.Session(ds, store=tmp_path / "mm.db", strategy="diverse")
     h = s.simulate(30)
     assert isinstance(s.dataset.X, np.memmap) and h["n_labels"].iloc[-1] == 30
+
+
+# -- the parts behind the facade (issue "One loop, small parts") ---------------
+def _team(url, name, **kw):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    ds = al.from_arrays(X, y=np.where(X[:, 0] > 0, "pos", "neg"), classes=["neg", "pos"],
+                        ids=[f"t{i:02d}" for i in range(60)], name="team3")
+    return al.Session(ds, model=LogisticRegression(max_iter=200), strategy="random", store=url, annotator=name,
+                      test_size=0, batch_size=4, **kw)
+
+
+def test_three_sessions_two_labels_per_item_nobody_offered_their_own_and_undo_is_theirs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'three.db'}"
+    ann = _team(url, "ann", labels_per_item=2)
+    bob = _team(url, "bob", trainer=False)  # the policy comes from the store
+    anon = _team(url, None, trainer=False)
+    assert bob.labels_per_item == 2 and anon.holder == "anonymous"
+    given = {}
+    for _ in range(3):
+        for s in (ann, bob, anon):
+            for item in s.next_batch():
+                assert s.holder not in given.get(item, []), f"{s.holder} offered {item} again"
+                s.label(item, "pos")
+                given.setdefault(item, []).append(s.holder)
+    labels = ann.labels()
+    assert set(labels["annotator"]) == {"ann", "bob", "anonymous"}  # one identity for labels and leases
+    assert not labels.duplicated(["item_id", "annotator"]).any()
+    assert labels.groupby("item_id").size().max() == 2
+    for s in (ann, bob, anon):  # each undo takes back only its caller's latest label
+        mine = s.labels().query("annotator == @s.holder")
+        undone = s.undo()
+        assert undone["item_id"] == mine["item_id"].iloc[-1]
+        after = s.labels()
+        assert len(after) == len(labels) - 1 - [ann, bob, anon].index(s)
+        assert len(after.query("annotator == @s.holder")) == len(mine) - 1
+    for s in (ann, bob, anon):
+        s.close()
+
+
+def test_unnamed_session_with_two_labels_per_item_is_not_offered_its_own_item(tmp_path):
+    url = f"sqlite:///{tmp_path / 'anon.db'}"
+    anon = _team(url, None, labels_per_item=2)  # the unnamed trainer
+    bob = _team(url, "bob", trainer=False)
+    for item in anon.next_batch():
+        anon.label(item, "neg")
+    mine = set(anon.labels()["item_id"])
+    for _ in range(5):
+        batch = anon.next_batch()
+        assert not set(batch) & mine
+        for item in batch:
+            anon.label(item, "neg")  # raised AlreadyLabeledError when offered its own item
+            mine.add(item)
+    bob._sync()
+    assert bob.n_labels == len(mine) == 24
+    assert set(bob.next_batch()) <= mine  # bob is offered the items that still need a second label
+
+
+def test_unnamed_undo_never_takes_back_a_named_annotators_label(tmp_path):
+    url = f"sqlite:///{tmp_path / 'undo.db'}"
+    bob = _team(url, "bob")
+    anon = _team(url, None, trainer=False)
+    item = bob.next_batch()[0]
+    bob.label(item, "pos")
+    assert anon.undo() is None  # nothing of its own to undo
+    assert bob.labels()["item_id"].tolist() == [item]
+
+
+def test_team_policy_is_stored_and_a_different_one_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'policy.db'}"
+    _team(url, "ann", labels_per_item=2, lease_seconds=60).close()
+    again = _team(url, "bob")
+    assert (again.labels_per_item, again.lease_seconds) == (2, 60.0)
+    with pytest.raises(al.StoreMismatchError, match="labels_per_item=2 .given 1."):
+        _team(url, "cy", labels_per_item=1)
+
+
+def test_a_scikit_learn_session_never_imports_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, activelearn as al\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "s = al.Session(al.load_iris(), model=LogisticRegression(max_iter=300), store=':memory:')\n"
+            "s.simulate(30); s.next_offer(); s.export(sys.argv[1], include_predictions=True)\n"
+            "s2 = al.Session(al.load_iris(), store=':memory:'); s2.simulate(20)\n"  # the default model too
+            "print(sorted(m for m in ('torch', 'skorch') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.csv")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_round_record_comes_from_one_snapshot(session_factory):
+    s = session_factory(cost_per_label=1.0, cost_per_hour=3600.0, audit_share=0.5)
+    for item in s.next_batch():
+        s.label(item, "ant", seconds=2.0)
+    audit = s.next_audit_item()
+    s.label(audit, "bee", seconds=1.0)
+    real_fit = s._fit
+
+    def fit_while_someone_labels(labeled, y):
+        s.label(s.next_batch()[0], "cat", seconds=100.0)  # arrives during the fit: belongs to the next round
+        return real_fit(labeled, y)
+
+    s._fit = fit_while_someone_labels
+    row = s.retrain()
+    assert row["n_labels"] == 5  # trained on: no audit label, not the late one
+    assert row["labeling_seconds"] == 11.0 and row["cost"] == pytest.approx(6 * 1.0 + 11.0)
+    assert row["audit_n"] == 1
+
+
+def test_next_offer_says_why_without_a_widget(blobs, store_path, fast_model):
+    pool = al.from_arrays(blobs.X, classes=blobs.classes, ids=blobs.ids, name="offers")
+    s = al.Session(pool, model=fast_model, store=store_path, audit_share=0.25, batch_size=5)
+    offers = []
+    for _ in range(8):
+        o = s.next_offer()
+        offers.append(o)
+        s.label(o.item_id, blobs.classes[blobs.y[blobs.position(o.item_id)]])
+    assert [o.source for o in offers].count("audit") == 2 and offers[3].source == "audit"
+    assert offers[0].strategy == "typiclust" and offers[0].guesses == () and offers[0].rank == 1
+    s.retrain()
+    o = s.next_offer()
+    # auto says which strategy really picked: still typicality (6 training labels < 5 per class), no score
+    assert o.source == "strategy" and o.model_version == 1 and len(o.guesses) == 3
+    assert o.strategy == "typiclust" and o.score is None
+    truth = lambda i: blobs.classes[blobs.y[blobs.position(i)]]  # noqa: E731
+    s.simulate(30, oracle=truth)
+    o = s.next_offer()
+    assert o.strategy == "margin" and o.score_name == "top-2 gap" and 0.0 <= o.score <= 1.0
+
+
+def test_background_retrain_for_headless_code(session_factory):
+    s = session_factory()
+    done = []
+
+    class Watch:
+        def on_retrain_end(self, session, record):
+            done.append(record["model_version"])
+
+    s.callbacks.append(Watch())
+    for item in s.next_batch():
+        s.label(item, "ant" if len(done) % 2 else "bee")
+    t = s.retrain_in_background()
+    assert t is not None
+    s.wait_for_training(30)
+    assert done == [1] and s.model_version == 1 and not s.training
+
+
+def test_a_private_memory_store_takes_one_transaction_per_verb(blobs, fast_model):
+    import sqlalchemy as sa
+
+    s = al.Session(blobs, model=fast_model, store=":memory:", batch_size=10)
+    count = {"n": 0}
+    sa.event.listen(s.store.engine, "begin", lambda conn: count.__setitem__("n", count["n"] + 1))
+    s.simulate(10)
+    count["n"] = 0
+    s.simulate(20)  # one round: next_batch, 10 labels, retrain
+    assert count["n"] <= 11  # 10 labels + 1 history row (19 before the split)
+    assert s.store.leases(s.project_id, include_expired=True).empty  # solo: no team protocol
+
+
+def test_simulated_labels_are_recorded_as_simulated_and_never_undone_by_the_person(session_factory):
+    s = session_factory(annotator="ada")
+    item = s.next_batch()[0]
+    s.label(item, "ant")  # the person
+    s.simulate(10)  # the oracle, through the same session
+    labels = s.labels()
+    assert labels.loc[labels["item_id"] == item, "annotator"].tolist() == ["ada"]
+    assert (labels["annotator"] == "simulated").sum() == len(labels) - 1
+    assert s.undo()["item_id"] == item and s.undo() is None  # ada's own label only
+
+
+def test_offered_probabilities_are_calibrated_on_items_never_trained_on(digits):
+    from activelearn._training import apply_temperature, fit_temperature
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    over = np.full((400, 3), 0.005)
+    right = rng.random(400) < 0.6  # right 60% of the time, but says 99%
+    guess = np.where(right, y, (y + 1) % 3)
+    over[np.arange(400), guess] = 0.99
+    t = fit_temperature(over, y)
+    assert t > 1.5  # overconfident: the temperature softens it
+    assert apply_temperature(over, t).max(axis=1).mean() == pytest.approx(0.6, abs=0.08)
+    assert fit_temperature(over[:10], y[:10]) is None  # too few items to say
+    s = al.Session(digits, store=":memory:", model=__import__("sklearn.linear_model").linear_model.LogisticRegression(
+        max_iter=300))
+    s.simulate(30)
+    o = s.next_offer()
+    acc = s.history["accuracy"].iloc[-1]
+    assert s._fitted.temperature is not None and all(p is not None for _, p in o.guesses)
+    pool = al.from_arrays(digits.X[:300], classes=digits.classes, name="nolabels")
+    u = al.Session(pool, store=":memory:", model=__import__("sklearn.linear_model").linear_model.LogisticRegression(
+        max_iter=300))
+    for k, item in enumerate(u.next_batch(10)):
+        u.label(item, str(digits.y[k % 10]))
+    u.retrain()
+    assert all(p is None for _, p in u.next_offer().guesses)  # no held-out or audit items: no number shown
+    assert 0 < acc <= 1
+
+
+def test_the_session_tells_callbacks_what_changed_and_refresh_reads_other_sessions(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cb.db'}"
+    ann = _team(url, "ann")
+    bob = _team(url, "bob", trainer=False)
+    seen = []
+
+    class Watch:
+        def on_labels_changed(self, session, item_ids):
+            seen.append(list(item_ids))
+
+    ann.callbacks.append(Watch())
+    mine = ann.next_batch()[0]
+    ann.label(mine, "pos")
+    assert seen == [[mine]]
+    theirs = bob.next_batch()[0]
+    bob.label(theirs, "neg")
+    ann.refresh()
+    assert seen[-1] == [theirs] and ann.n_labels == 2
+    ann.refresh()
+    assert len(seen) == 2  # nothing new, nothing told

@@ -305,3 +305,14 @@ def test_dask_pool_scores_match_numpy_on_a_two_worker_cluster():
             ours = strategy(clf, X_dask, 20, random_state=3)
             local = strategy(clf, X, 20, random_state=3)
             assert ours.tolist() == local.tolist(), name
+
+
+def test_auto_leaves_the_cold_start_when_a_class_stays_rare():
+    X, y, clf = _two_blobs()
+    # 49 labels of class 0 and 1 of class 1: class 1 is short of 5, but 50 = cap x 5 x 2 labels end the cold start
+    lab = np.r_[np.arange(49), 150]
+    pool = np.setdiff1d(np.arange(len(X)), lab)
+    assert S.auto_phase(2, 5, X[lab], y[lab]) == "margin"
+    assert S.auto_phase(2, 5, X[lab[1:]], y[lab[1:]]) == "typiclust"  # 49 labels: still short of the cap
+    picks, typ, mar = _auto_and_parts(X[lab], y[lab], X[pool], clf)
+    assert picks == mar

@@ -148,7 +148,7 @@ def test_overlap_agreement_and_resolution(tmp_path):
     assert dis["resolved"].iloc[0] == "pos"  # a tie: the earliest label
     with pytest.raises(AlreadyLabeledError, match="already has its 2 labels"):
         _session(url, "dee", labels_per_item=2).label(items[0], "pos")
-    cy = _session(url, "cy", labels_per_item=3, adjudicators=["cy"])
+    cy = _session(url, "cy", adjudicators=["cy"])  # the stored policy (2); an adjudicator may add a third label
     cy.label(items[1], "neg")  # the adjudicator decides
     ann._sync()
     assert ann.dataset.classes[ann.y_labeled[ann.dataset.position(items[1])]] == "neg"
@@ -193,7 +193,8 @@ def _annotator(url, name, out_q):
 
 
 def test_four_annotator_processes_label_500_items_exactly_once(team_store_url):
-    _session(team_store_url, "setup").close()  # create the project once, before the race
+    # create the project once, before the race, with the team's policy (every session must share it)
+    _session(team_store_url, "setup", lease_seconds=60).close()
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     procs = [ctx.Process(target=_annotator, args=(team_store_url, f"a{k}", q)) for k in range(4)]
@@ -254,7 +255,7 @@ def test_widget_keeps_and_retries_a_label_the_store_refused(tmp_path, monkeypatc
     s = _session(f"sqlite:///{tmp_path / 'w.db'}", "ann")
     w = LabelingWidget(s, retrain_every=0, retry_seconds=0.05)
     shown = w.item["id"]
-    real = s.store.add_label
+    real = s.project_store.record_label  # the session's one way to write a label
     failures = {"left": 3}
 
     def flaky(*a, **k):
@@ -263,7 +264,7 @@ def test_widget_keeps_and_retries_a_label_the_store_refused(tmp_path, monkeypatc
             raise al.StoreUnavailableError("the label store x cannot be reached (test)")
         return real(*a, **k)
 
-    monkeypatch.setattr(s.store, "add_label", flaky)
+    monkeypatch.setattr(s.project_store, "record_label", flaky)
     assert w.submit("pos") is False
     assert "NOT saved yet" in w.error and w.item["id"] == shown  # the item stays until it is saved
     assert w.submit("neg") is False and "Still waiting" in w.error

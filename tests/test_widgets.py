@@ -319,3 +319,26 @@ def test_widget_keeps_a_label_while_another_process_holds_the_write_lock(blobs, 
     nxt = true_label(blobs, w.item["id"])
     press(w, BLOB_KEY[nxt], pressed, nxt)  # and labeling goes on
     assert stored(s) == pressed
+
+
+def test_skip_and_undo_on_a_locked_store_say_so_and_change_nothing(blobs, fast_model, tmp_path):
+    path = tmp_path / "locked2.db"
+    s = al.Session(blobs, model=fast_model, store=al.LabelStore(path, busy_timeout=0.2), batch_size=5,
+                   random_state=0)
+    w = LabelingWidget(s, retrain_every=0)
+    first = w.item["id"]
+    pressed = []
+    press(w, BLOB_KEY[true_label(blobs, first)], pressed, true_label(blobs, first))
+    shown = w.item["id"]
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert w.handle_key("s", item_id=shown) is False
+        assert "Not skipped" in w.error and "write lock" in w.error and w.item["id"] == shown
+        assert w.handle_key("u") is False
+        assert "Not undone" in w.error and "OperationalError" not in w.error and w.item["id"] == shown
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert stored(s) == pressed and not s.skipped.any()
+    assert w.handle_key("u") and w.item["id"] == first and stored(s) == [] and w.error == ""

@@ -18,7 +18,6 @@ import traitlets
 
 from ..exceptions import ActiveLearnError, StoreUnavailableError
 from ..metrics import projected_labels_to_target, seconds_per_label
-from ..strategies import uncertainty_scores
 
 __all__ = ["LabelingWidget", "key_map"]
 
@@ -163,9 +162,7 @@ class LabelingWidget(anywidget.AnyWidget):
         self._pending = None  # a label the store could not take yet: (item, label, shown id)
         self._retrier = None
         self.retry_seconds = float(retry_seconds)
-        self._trainer = None
         self._labels_at_last_train = session.n_labels
-        self._n_shown = 0
         self.latencies = []  # seconds from a key or click to the next item's values being set
         self.on_msg(self._on_msg)
         self._refresh_history()
@@ -264,17 +261,27 @@ class LabelingWidget(anywidget.AnyWidget):
         with self._lock:
             if not self.item.get("id") or not self._is_current(item_id):
                 return False
-            self.session.skip(self._item_key(self.item["id"]))
+            try:
+                self.session.skip(self._item_key(self.item["id"]))
+            except ActiveLearnError as exc:  # the store is away: nothing skipped, the item stays
+                self.error = f"Not skipped: {exc}"
+                return False
+            self.error = ""
             self._advance()
         return True
 
     def undo(self):
         """Take back the last label; its item is shown again."""
         with self._lock:
-            undone = self.session.undo()
+            try:
+                undone = self.session.undo()
+            except ActiveLearnError as exc:  # the store is away: nothing undone
+                self.error = f"Not undone: {exc}"
+                return False
             if undone is None:
                 self.status = "Nothing to undo."
                 return False
+            self.error = ""
             self.status = f"Undid {undone['label']!r} for {undone['item_id']}."
             self._advance()
         return True
@@ -284,106 +291,82 @@ class LabelingWidget(anywidget.AnyWidget):
 
     # -- showing the next item -------------------------------------------
     def _advance(self):
-        s = self.session
-        self._n_shown += 1
-        every = int(round(1.0 / s.audit_share)) if s.audit_share > 0 else 0
+        """Show the item the session offers next (it decides which, and why)."""
         try:
-            if every and self._n_shown % every == 0 and (audit_id := s.next_audit_item()) is not None:
-                return self._show_audit_item(audit_id)
-            ids = s.next_batch(1)
+            offer = self.session.next_offer()
         except ActiveLearnError as exc:
             self.error = str(exc)
             return
-        if not ids:
+        if offer is None:
             self._set_progress()
             self.item = {}
             self.info = {}
             self.status = "All items are labeled."
             return
-        item_id = ids[0]
-        query = s.last_query
-        info = {"strategy": query.strategy, "model_version": query.model_version,
-                "rank": query.item_ids.index(item_id) + 1 if item_id in query.item_ids else None,
-                "queue": len(query.item_ids)}
-        self._show(item_id, info, scored_by=query.strategy)
-
-    def _show_audit_item(self, item_id):
-        info = {"strategy": "audit: drawn uniformly at random to estimate accuracy (never trained on)",
-                "model_version": self.session.model_version, "rank": None, "queue": None}
-        self._show(item_id, info)
+        info = {"strategy": offer.strategy, "model_version": offer.model_version, "rank": offer.rank,
+                "queue": offer.queue, "guesses": [list(g) for g in offer.guesses], "score": offer.score,
+                "score_name": offer.score_name}
+        self._show(offer.item_id, info)
 
     def _set_progress(self):
         s = self.session
         self.progress = {"n_labels": s.n_labels, "budget": self.budget,
                          "n_pool": int(s.pool_mask(include_skipped=True).sum())}
 
-    def _show(self, item_id, info, scored_by=None):
-        """Set every value the view needs for ``item_id``, then record (durably) that it was shown."""
+    def _show(self, item_id, info):
+        """Set every value the view needs for ``item_id`` and start its label's timer."""
         s = self.session
         self._set_progress()
-        info.update(guesses=[], score=None, score_name=None)
-        if s.model is not None:
-            proba = s.predict_proba([item_id])
-            top = np.argsort(-proba[0])[:3]
-            info["guesses"] = [[s.dataset.class_names[i], float(proba[0, i])] for i in top]
-            if scored_by == "auto":  # shown as what it ranks by once typical items are covered
-                scored_by = "margin"
-            if scored_by in ("margin", "entropy", "least_confident"):
-                score = float(uncertainty_scores(proba, scored_by)[0])
-                # margin is ranked by its negative (smaller gap = more uncertain); show the gap itself
-                info["score_name"] = "top-2 gap" if scored_by == "margin" else scored_by
-                info["score"] = -score if scored_by == "margin" else score
+        info = {"guesses": [], "score": None, "score_name": None, **info}
+        if not info["guesses"] and s.model is not None:
+            proba = s.predict_proba([item_id])[0]
+            info["guesses"] = [[s.dataset.class_names[i], float(proba[i])] for i in np.argsort(-proba)[:3]]
         self.info = info
         item = _item_payload(s.dataset, item_id)
         if item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and info["guesses"] \
                 and s.dataset.texts is not None:
             guess = info["guesses"][0][0]
-            labels = s.labels()
-            same = labels.loc[labels["label"] == guess, "item_id"].tolist()[-200:]
+            same = s._state.examples_of(s.dataset.class_names.index(guess))
             if same:
-                examples = [s.dataset.texts[p] for p in s.dataset.positions(same)]
-                span = focus_passage(item["text"], examples)
+                span = focus_passage(item["text"], [s.dataset.texts[p] for p in same])
                 if span is not None:
                     item.update(focus=span, focus_reason=f"most like the texts labeled {guess!r}")
         self.item = item
-        s.record_shown(item_id, model_version=info["model_version"])
+        s.record_shown(item_id)
 
-    # -- background training ---------------------------------------------
+    # -- background training (the session's worker) --------------------
     def _maybe_retrain(self):
         if (self.retrain_every and self.session.trainer
                 and self.session.n_labels - self._labels_at_last_train >= self.retrain_every):
             self.retrain_in_background()
 
     def retrain_in_background(self):
-        """Start a retrain in a thread unless one is running; labeling goes on meanwhile.
+        """Start a retrain in the session's worker unless one is running; labeling goes on meanwhile.
 
         Returns
         -------
         threading.Thread or None
         """
         with self._lock:
-            if self._trainer is not None and self._trainer.is_alive():
+            s = self.session
+            if s.training or s.n_labels == 0:
                 return None
-            if self.session.n_labels == 0:
-                return None
-            self._labels_at_last_train = self.session.n_labels
+            self._labels_at_last_train = s.n_labels
             self.training = True
-            self.status = f"Training on {self.session.n_labels} labels…"
-            self._trainer = threading.Thread(target=self._train, name="activelearn-retrain", daemon=True)
-            self._trainer.start()
-            return self._trainer
+            self.status = f"Training on {s.n_labels} labels…"
+            thread = s.retrain_in_background(on_done=self._trained)
+            if thread is None:
+                self.training = False
+            return thread
 
     def wait_for_training(self, timeout=None):
         """Block until the running retrain (if any) has finished."""
-        t = self._trainer
-        if t is not None:
-            t.join(timeout)
+        self.session.wait_for_training(timeout)
 
-    def _train(self):
-        try:
-            row = self.session.retrain()
-        except Exception as exc:  # shown in the widget; the previous model stays
-            self.error = f"Retraining failed, the previous model is kept and no label is lost: {exc}"
+    def _trained(self, row, error):
+        # Called from the worker thread: only widget values change here (never display).
+        if error is not None:
+            self.error = f"Retraining failed, the previous model is kept and no label is lost: {error}"
             self.status = ""
         else:
             self.error = ""
@@ -391,8 +374,7 @@ class LabelingWidget(anywidget.AnyWidget):
             self.status = (f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
                            f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"))
             self._refresh_history()
-        finally:
-            self.training = False
+        self.training = False
 
     def _refresh_history(self):
         s = self.session

@@ -1,0 +1,235 @@
+"""Which items to offer next: the ranking, and the work queue that hands it out.
+
+:class:`Ranker` ranks the open pool with the cold-start or the main strategy
+(pure: model, pool and labels in, a :class:`Query` out). A work queue keeps
+the current ranking and hands out its items while they stay open; it has two
+forms: :class:`SoloQueue` for a store only this session can see (no leases, no
+published ranking) and :class:`TeamQueue`, which leases items in the store so
+that annotators on one store never get the same item (unless the team policy
+asks for overlap), and through which the trainer publishes its ranking.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._proba import predict_proba_full
+from .exceptions import StrategyError
+from .strategies import auto_phase, display_score, get_strategy
+
+__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer"]
+
+
+@dataclass
+class Query:
+    """One ranking of the pool: item ids best first, and how they were chosen."""
+
+    item_ids: list
+    strategy: str
+    model_version: int
+    seconds: float
+    scores: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The item to show a person next, and why (what :meth:`Session.next_offer` returns)."""
+
+    item_id: object
+    source: str  # "strategy", "published" (the team trainer's ranking) or "audit"
+    strategy: str
+    model_version: int
+    rank: int = None
+    queue: int = None
+    guesses: tuple = ()  # ((class name, calibrated probability or None), ...) best first, with a model
+    score: float = None
+    score_name: str = None
+
+
+def make_offer(item_id, why, fitted, dataset):
+    """An :class:`Offer` for ``item_id``: ``why`` (source, strategy, rank ...) plus the model's guesses and score."""
+    if fitted is not None:
+        X = dataset.X[[dataset.position(item_id)]]
+        proba = predict_proba_full(fitted.model, X, dataset.n_classes)[0]
+        shown = fitted.calibrated_proba(X, dataset.n_classes)  # None: the guess is shown without a number
+        why["guesses"] = tuple((dataset.class_names[i], None if shown is None else float(shown[0, i]))
+                               for i in np.argsort(-proba)[:3])
+        if why["source"] == "strategy":
+            why["score_name"], why["score"] = display_score(why["strategy"], proba)
+    return Offer(item_id, **why)
+
+
+def check_positions(positions, n_pool, n, name):
+    """Validate what a strategy returned: distinct integer positions into the pool, at most ``n``."""
+    arr = np.asarray(positions)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise StrategyError(f"strategy {name!r} must return a 1-D array of integer positions, got "
+                            f"{type(positions).__name__} of shape {arr.shape} and dtype {arr.dtype}.")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_pool):
+        raise StrategyError(f"strategy {name!r} returned positions outside the pool of {n_pool} "
+                            f"(min {arr.min()}, max {arr.max()}); return positions into X_pool.")
+    if len(np.unique(arr)) != len(arr):
+        raise StrategyError(f"strategy {name!r} returned duplicate positions; each item may be asked once.")
+    if len(arr) > n:
+        raise StrategyError(f"strategy {name!r} returned {len(arr)} positions for n_instances={n}.")
+    return arr.astype(np.int64)
+
+
+class Ranker:
+    """Ranks pool positions with a strategy; the cold start until the model knows two classes.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    strategy : callable
+    strategy_name : str
+    cold_start : str
+        A model-free strategy name.
+    strategy_params : dict
+    random_state : int
+        Each ranking is seeded from it and a running query count.
+    transform : callable, optional
+        The model's feature map (pool-aware models), handed to strategies as context.
+    """
+
+    def __init__(self, dataset, strategy, strategy_name, cold_start, strategy_params, random_state, transform=None):
+        self.dataset = dataset
+        self.strategy = strategy
+        self.strategy_name = strategy_name
+        self.cold_start = cold_start
+        self.strategy_params = dict(strategy_params or {})
+        self.random_state = int(random_state)
+        self.transform = transform
+        self.n_queries = 0
+
+    def next_seed(self, salt=()):
+        """A fresh seed for one ranking (or one audit draw), reproducible from ``random_state``."""
+        self.n_queries += 1
+        return int(np.random.SeedSequence([self.random_state, self.n_queries, *salt]).generate_state(1)[0])
+
+    def rank(self, fitted, pool, labeled, y_labeled, n, model_free=False):
+        """Rank ``n`` of the ``pool`` positions.
+
+        Parameters
+        ----------
+        fitted : Fitted or None
+            The model to rank with (None: cold start).
+        pool : ndarray of int
+            Candidate positions.
+        labeled, y_labeled : ndarray
+            The training labels (context for strategies).
+        n : int
+        model_free : bool
+            Use the cold start even with a model (followers without a ranking).
+
+        Returns
+        -------
+        Query
+        """
+        if len(pool) == 0:
+            return Query([], self.strategy_name, 0 if fitted is None else fitted.version, 0.0)
+        use_model = not model_free and fitted is not None and len(np.unique(y_labeled)) >= 2
+        name = self.strategy_name if use_model else self.cold_start
+        strategy = self.strategy if use_model else get_strategy(self.cold_start)
+        seed = self.next_seed()
+        context = dict(X_labeled=self.dataset.X[labeled], y_labeled=y_labeled, n_classes=self.dataset.n_classes,
+                       transform=self.transform, **(self.strategy_params if use_model else {}))
+        n = min(n, len(pool))
+        start = time.perf_counter()
+        positions = strategy(fitted.model if use_model else None, self.dataset.X[pool], n, random_state=seed,
+                             **context)
+        seconds = time.perf_counter() - start
+        positions = check_positions(positions, len(pool), n, name)
+        ids = [self.dataset.item_id(p) for p in pool[positions]]
+        if name == "auto":  # say which strategy actually picked: typicality during the cold start, then margin
+            name = auto_phase(**context)
+        return Query(ids, name, fitted.version if use_model else 0, seconds)
+
+
+class _WorkQueue:
+    """The current ranking and the items it still offers (subclasses decide how items are taken).
+
+    Parameters
+    ----------
+    session : Session
+        Read for its label state, pool, model and annotator; the queue writes nothing to it.
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.query = None
+
+    def invalidate(self):
+        """Forget the ranking (a retrain made it stale)."""
+        self.query = None
+
+    def put_first(self, item_id):
+        """Offer ``item_id`` next (an undone label's item)."""
+        if self.query is not None:
+            self.query.item_ids = [item_id] + [i for i in self.query.item_ids if i != item_id]
+
+    def next(self, n, want):
+        """The next ``n`` open items; ranks (and takes) ``want`` more when the current ranking runs short."""
+        s = self.session
+        if self.query is not None:
+            ids = [i for i in self.query.item_ids if s._is_open(i)]
+            if len(ids) >= n:
+                self.query.item_ids = ids
+                return ids[:n]
+        self.query = self._take(want)
+        return list(self.query.item_ids[:n])
+
+    def _rank(self, n, exclude=(), model_free=False):
+        s = self.session
+        pool = s._open_pool(exclude)
+        labeled, y = s._state.training_set() if s._state is not None else (np.empty(0, int), np.empty(0, int))
+        return s._ranker.rank(s._fitted, pool, labeled, y, n, model_free=model_free)
+
+    def release_all(self):
+        """Give back what this queue holds in the store (nothing for a solo queue)."""
+
+
+class SoloQueue(_WorkQueue):
+    """A private store: rank exactly the items wanted; nothing to lease or publish."""
+
+    def _take(self, want):
+        return self._rank(want)
+
+
+class TeamQueue(_WorkQueue):
+    """A shared store: lease items in the store; the trainer ranks for the whole team and publishes."""
+
+    def __init__(self, session, project_store):
+        super().__init__(session)
+        self.project = project_store
+
+    def _take(self, want):
+        s = self.session
+        me = s.holder
+        query = Query([], s.strategy_name, s.model_version, 0.0)
+        got = []
+        for _ in range(3):  # others may claim the same candidates at the same moment: rank again
+            busy, team = self.project.team_view(me)
+            extra = [s.dataset.item_id(p) for p in s._state.needing_more(me)
+                     if str(s.dataset.item_id(p)) not in busy]
+            if s.trainer:
+                # Rank enough for everyone active (each gets a batch), not just for this annotator.
+                query = self._rank(want * len(team), exclude=busy)
+                got = self.project.publish_and_claim(me, query.item_ids, want, query.model_version, query.strategy,
+                                                     first=extra)
+            else:
+                ranked, version = self.project.ranking()
+                ranked = [i for i in ranked if i not in busy]
+                ranked = s._own_ids(ranked)
+                ranked = [i for i in ranked if s._is_open(i)]
+                query = (Query(ranked, "published", version or 0, 0.0) if ranked
+                         else self._rank(want, exclude=busy, model_free=True))
+                got = self.project.claim(me, extra + list(query.item_ids), want)
+            if got or not (extra or query.item_ids):
+                break
+        query.item_ids = s._own_ids(got)
+        return query
+
+    def release_all(self):
+        self.project.release(self.session.holder)
