@@ -134,7 +134,19 @@ rankings = sa.Table(
 
 
 def _migrate_1_to_2(conn):
-    """Version 2 adds the team tables: leases and the published ranking."""
+    """Version 2 adds the team tables: leases and the published ranking.
+
+    The earliest version-1 stores also lack the audit columns (added to version 1 without a bump):
+    they are added here, as "not an audit label" and empty audit estimates.
+    """
+    inspector = sa.inspect(conn)
+    missing = {t.name: [c for c in t.columns if c.name not in {col["name"] for col in inspector.get_columns(t.name)}]
+               for t in (events, rounds)}
+    for table, columns in missing.items():
+        for c in columns:
+            kind = c.type.compile(dialect=conn.dialect)
+            default = " NOT NULL DEFAULT FALSE" if c.name == "audit" else ""
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {c.name} {kind}{default}"))
     leases.create(conn, checkfirst=True)
     rankings.create(conn, checkfirst=True)
     next(i for i in events.indexes if i.name == "ix_events_project_created").create(conn, checkfirst=True)

@@ -205,7 +205,8 @@ def test_a_real_version_1_store_migrates_keeping_every_label_undo_and_round(tmp_
     assert labels["seconds"].tolist() == [2.0, 1.5, 3.0, 2.5, 2.0, 4.0, 1.1, 0.9, 2.2]
     kinds = store.events(pid)["kind"].value_counts().to_dict()
     assert kinds == {"labeled": 11, "undone": 2, "shown": 2, "skipped": 1}
-    assert store.item_ids_with(pid, "skipped") == {"item-004"}
+    events = store.events(pid)
+    assert set(events.loc[events["kind"] == "skipped", "item_id"]) == {"item-004"}
     rounds = store.rounds(pid)
     assert rounds["model_version"].tolist() == [1, 2] and rounds["n_labels"].tolist() == [5, 9]
     assert rounds["accuracy"].tolist() == [0.9, 1.0]
@@ -238,3 +239,25 @@ def test_newer_schema_store_gets_no_new_tables(store_path, store):
     with pytest.raises(al.StoreVersionError):
         LabelStore(store_path)
     assert "rankings" not in sa.inspect(sa.create_engine(f"sqlite:///{store_path}")).get_table_names()
+
+
+def test_an_early_version_1_store_without_audit_columns_migrates(tmp_path):
+    # The first version-1 stores predate the audit columns (added without a version bump).
+    import shutil
+    import sqlite3
+
+    path = tmp_path / "early.db"
+    shutil.copy(Path(__file__).parent / "data" / "store_v1.db", path)
+    con = sqlite3.connect(path)
+    live = con.execute("SELECT count(*) FROM events WHERE kind='labeled' AND id NOT IN "
+                       "(SELECT ref_event_id FROM events WHERE ref_event_id IS NOT NULL)").fetchone()[0]
+    con.execute("ALTER TABLE events DROP COLUMN audit")
+    for c in ("audit_n", "audit_accuracy", "audit_low", "audit_high"):
+        con.execute(f"ALTER TABLE rounds DROP COLUMN {c}")
+    con.commit()
+    con.close()
+    store = al.LabelStore(path)
+    assert store.schema_version == 2
+    labels = store.labels(1)
+    assert len(labels) == live and not labels["audit"].any()
+    assert (store.rounds(1)["audit_n"] == 0).all()
