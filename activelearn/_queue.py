@@ -173,7 +173,7 @@ class _WorkQueue:
         """The next ``n`` open items; ranks (and takes) ``want`` more when the current ranking runs short."""
         s = self.session
         if self.query is not None:
-            ids = [i for i in self.query.item_ids if s._is_open(i)]
+            ids = [i for i in self.query.item_ids if s.is_open(i)]
             if len(ids) >= n:
                 self.query.item_ids = ids
                 return ids[:n]
@@ -222,7 +222,7 @@ class TeamQueue(_WorkQueue):
                 ranked, version = self.project.ranking()
                 ranked = [i for i in ranked if i not in busy]
                 ranked = s._own_ids(ranked)
-                ranked = [i for i in ranked if s._is_open(i)]
+                ranked = [i for i in ranked if s.is_open(i)]
                 query = (Query(ranked, "published", version or 0, 0.0) if ranked
                          else self._rank(want, exclude=busy, model_free=True))
                 got = self.project.claim(me, extra + list(query.item_ids), want)

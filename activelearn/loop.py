@@ -217,8 +217,16 @@ class Session:
         """Store ids (strings) as this dataset's ids (ints stay ints)."""
         return [self.dataset.item_id(p) for p in self.dataset.positions(list(ids))] if len(ids) else []
 
-    def _is_open(self, item_id):
-        return self._state.is_open_for(self.dataset.position(item_id), self.holder)
+    def is_open(self, item_id):
+        """Whether this session's person may still be asked to label ``item_id`` (not labeled by them, not full)."""
+        with self._lock:
+            return self._state.is_open_for(self.dataset.position(item_id), self.holder)
+
+    def examples_of(self, label, last=200):
+        """Ids of items whose resolved label is ``label``, most recently labeled last (at most ``last``)."""
+        with self._lock:
+            positions = self._state.examples_of(self._class_index[str(label)], last)
+        return [self.dataset.item_id(p) for p in positions]
 
     def _open_pool(self, exclude=()):
         with self._lock:
@@ -518,10 +526,13 @@ class Session:
         return run_loop(self, _check_positive_int("budget", budget), oracle, seconds_per_label, progress)
 
     def widget(self, **kwargs):
-        """A :class:`~activelearn.widgets.LabelingWidget` over this session (imports ipywidgets)."""
+        """A :class:`~activelearn.widgets.LabelingWidget` over this session (imports ipywidgets).
+
+        It shows at once and prepares the first item in the background (``background=True``).
+        """
         from .widgets import LabelingWidget
 
-        return LabelingWidget(self, **kwargs)
+        return LabelingWidget(self, **{"background": True, **kwargs})
 
     def close(self):
         """Give back this session's leases; close the store connection if this session opened it."""

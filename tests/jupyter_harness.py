@@ -36,27 +36,54 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def front_end_unavailable_reason(app):
+    """Why ``app`` ("lab", "notebook", "voila") cannot be started here, or None."""
+    module = {"lab": "jupyterlab", "notebook": "notebook", "voila": "voila"}[app]
+    try:
+        __import__(module)
+    except ImportError:
+        return f"{module} is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
 @contextmanager
-def jupyter_lab(root):
-    """Run ``jupyter lab`` serving ``root``; yield its base URL; stop it by its pid."""
+def jupyter_lab(root, app="lab", notebook=None):
+    """Run ``jupyter lab`` (or ``notebook``, or ``voila notebook``) serving ``root``; yield its base URL.
+
+    The server is stopped by its process group id. The kernels it starts inherit this environment
+    (``PYTHONPATH`` included), so they import the activelearn under test.
+    """
     port = _free_port()
-    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-           f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
-           "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
-           "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log = open(Path(root) / "jupyter.log", "w")
+    # Settings (the theme a test picks) and workspaces stay in the test's folder, never the user's.
+    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1",
+               JUPYTERLAB_SETTINGS_DIR=str(Path(root) / ".lab-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(Path(root) / ".lab-workspaces"))
+    common = ["--no-browser", f"--port={port}"]
+    if app == "voila":
+        cmd = [sys.executable, "-m", "voila", *common, "--Voila.ip=127.0.0.1", "--Voila.root_dir=" + str(root),
+               "--show_tracebacks=True", "--ServerApp.allow_root=True", str(notebook)]
+    else:
+        cmd = [sys.executable, "-m", "jupyter", app, *common, "--allow-root", "--ip=127.0.0.1",
+               "--IdentityProvider.token=", "--ServerApp.password=",
+               "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
+               f"--{'LabApp' if app == 'lab' else 'JupyterNotebookApp'}.expose_app_in_browser=True"]
+        if app == "lab":
+            cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(Path(root) / f"{app}.log", "w")
     proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
         while True:
             try:
-                urllib.request.urlopen(url + "/api/status", timeout=2)
+                if app == "voila":  # its "/" would run the notebook: only see that the port answers
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                else:
+                    urllib.request.urlopen(url + "/api/status", timeout=2)
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + Path(root, "jupyter.log").read_text()[-3000:])
+                    raise RuntimeError(f"{app} did not start:\n" + Path(root, f"{app}.log").read_text()[-3000:])
                 time.sleep(0.5)
         yield url
     finally:
@@ -93,8 +120,8 @@ def run_command(page, command):
     page.evaluate("(c) => { window.jupyterapp.commands.execute(c); }", command)
 
 
-def open_and_run(page, url, notebook):
-    page.goto(f"{url}/lab/tree/{notebook}")
+def open_and_run(page, url, notebook, app="lab"):
+    page.goto(f"{url}/lab/tree/{notebook}" if app == "lab" else f"{url}/notebooks/{notebook}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
                            " window.jupyterapp.shell.currentWidget.sessionContext &&"

@@ -4,14 +4,18 @@ What a person does and sees is checked, never the widget's own tables: the digit
 digit the image shows, and the store must hold exactly the (item shown, digit pressed) pairs.
 """
 
+import os
+import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import skip_or_fail
-from jupyter_harness import (browser_unavailable_reason, chromium_page, copy_notebook, jupyter_lab, open_and_run,
-                             restart_and_run_all, shown_item, wait_item_change)
+from jupyter_harness import (browser_unavailable_reason, chromium_page, copy_notebook, front_end_unavailable_reason,
+                             jupyter_lab, open_and_run, restart_and_run_all, run_command, shown_item, wait_for_widget,
+                             wait_item_change)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -85,6 +89,52 @@ def settle(page, seconds=0.6):
     page.wait_for_timeout(seconds * 1000)
 
 
+def screenshot_folder(tmp_path):
+    """``ACTIVELEARN_SCREENSHOTS`` (e.g. docs/screenshots) when set, else the test's temporary folder."""
+    folder = Path(os.environ.get("ACTIVELEARN_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shoot(page, tmp_path, theme):
+    """Screenshots of the view and the dashboard at 1024 px wide (JupyterLab's file browser open)."""
+    page.set_viewport_size({"width": 1024, "height": 900})
+    run_command(page, "filebrowser:activate")
+    page.evaluate("() => document.querySelectorAll('.Toastify').forEach(t => t.remove())")  # the news question
+    page.wait_for_timeout(600)
+    root = page.locator(ROOT)
+    root.scroll_into_view_if_needed()
+    fits = page.evaluate("""() => {
+      const r = document.querySelector('.al-root:not([data-old])');
+      const panel = r.closest('.jp-NotebookPanel-notebook, .jp-Notebook') || document.body;
+      const box = (e) => e.getBoundingClientRect();
+      const out = [...r.querySelectorAll('.al-main, .al-side, .al-btn, .al-figure svg')].filter(e => box(e).width > 0).filter(
+        e => box(e).right > box(panel).right + 1 || box(e).left < box(panel).left - 1).map(
+        e => `${e.className.baseVal ?? e.className} ${box(e).left}-${box(e).right} in ${box(panel).left}-${box(panel).right}`);
+      return {inside: out.length === 0, out, stacked: box(r.querySelector('.al-side')).top >= box(r.querySelector('.al-main')).bottom - 1,
+              sideLeft: box(r.querySelector('.al-side')).left, mainLeft: box(r.querySelector('.al-main')).left};
+    }""")
+    folder = screenshot_folder(tmp_path)
+    page.screenshot(path=str(folder / f"jupyterlab-1024-{theme}.png"))
+    assert fits["inside"], fits  # no column cut off at 1024 px with the file browser open
+    assert fits["stacked"], fits  # below ~900 px of widget width the columns stack
+    for part, css in (("view", ".al-main"), ("dashboard", ".al-side")):
+        path = folder / f"{part}-{theme}.png"
+        root.locator(css).screenshot(path=str(path))
+        assert 0 < path.stat().st_size < 200_000
+    # Text is readable on the theme's background: the big number and the chart ticks are not the background colour.
+    colours = page.evaluate("""() => {
+      const r = document.querySelector('.al-root:not([data-old])');
+      const c = (e) => getComputedStyle(e).color;
+      const tick = r.querySelector('.al-figure svg text');
+      return {big: c(r.querySelector('.al-big')), tick: tick ? getComputedStyle(tick).fill : null,
+              kbd: c(r.querySelector('.al-btn kbd')),
+              bg: getComputedStyle(r.querySelector('.al-card')).backgroundColor};
+    }""")
+    assert colours["big"] != colours["bg"] and colours["tick"] not in (None, colours["bg"]), colours
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_label_in_jupyterlab_with_keys_and_clicks_then_resume(tmp_path, digits_y):
     reason = browser_unavailable_reason()
     if reason:
@@ -129,11 +179,19 @@ def test_label_in_jupyterlab_with_keys_and_clicks_then_resume(tmp_path, digits_y
         page.wait_for_function(
             "() => { const r = document.querySelector('.al-root:not([data-old])');"
             " const s = r.querySelector('.al-status').textContent;"
-            " const p = r.querySelector('.al-dashboard svg.al-chart path');"
-            " return /Model v[0-9]+ trained on [0-9]+ labels/.test(s) && p && /^M[0-9.]+,[0-9.]+/.test(p.getAttribute('d'))"
-            "  && r.querySelectorAll('.al-dashboard svg.al-chart circle').length >= 1; }", timeout=120_000)
-        assert "Held-out test accuracy" in text(page, ".al-dashboard")
+            " const p = r.querySelector('.al-dashboard svg.al-chart .al-curve path');"
+            " return /Model v[0-9]+ trained on [0-9]+ labels/.test(s) && p && /^M ?[0-9.]+[ ,][0-9.]+/.test(p.getAttribute('d'))"
+            "  && r.querySelectorAll('.al-dashboard svg.al-chart').length === 2; }", timeout=120_000)
+        dash = text(page, ".al-dashboard")
+        assert "Held-out test accuracy" in dash and "95% interval" in dash and "labels" in dash
+        assert re.search(r"[0-9]+\.[0-9]%", text(page, ".al-big"))  # the current accuracy as a number
         assert text(page, ".al-error") == ""
+        # Every label was confirmed, and the strip holds the last ones: the person sees what was stored.
+        item, label = expected[-1]
+        assert text(page, ".al-confirm") == f"\u2713 Stored: {item} \u2192 \u2018{label}\u2019"
+        chips = page.evaluate("() => Array.from(document.querySelectorAll('.al-root:not([data-old]) .al-chip'))"
+                              ".map(c => c.textContent)")
+        assert chips == [f"{i} \u2192 {lab}" for i, lab in expected[::-1][:6]]
 
         # Clicks on the button of the digit shown.
         for _ in range(5):
@@ -233,3 +291,85 @@ def test_label_in_jupyterlab_with_keys_and_clicks_then_resume(tmp_path, digits_y
         assert resumed not in {i for i, _ in expected}
         page.screenshot(path=str(tmp_path / "after_restart.png"))
         assert (tmp_path / "after_restart.png").stat().st_size > 0
+
+        # The resumed widget labels on, and a label in the strip can be changed with two clicks, durably.
+        root = page.locator(ROOT)
+        root.locator(".al-item").click()
+        for _ in range(3):
+            item = shown_item(page)
+            page.keyboard.press(digit(item))
+            wait_item_change(page, item)
+            expected.append((item, digit(item)))
+        wait_progress(page, len(expected))
+        changed, was = expected[-2]
+        new = "0" if was != "0" else "1"
+        root.locator(f".al-chip[data-item='{changed}']").click()
+        root.locator(f".al-picker button[data-label='{new}']").click()
+        page.wait_for_function("(t) => document.querySelector('.al-root:not([data-old]) .al-confirm').textContent"
+                               ".includes(t)", arg=f"Changed: {changed}", timeout=15_000)
+        settle(page)
+        assert dict(store_labels(db)) == {**dict(expected), changed: new}
+        assert text(page, ".al-error") == ""
+
+        # Screenshots at 1024 px with the file browser open, light then dark: nothing cut off, text readable.
+        for theme in ("light", "dark"):
+            if theme == "dark":
+                page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                              " {theme: 'JupyterLab Dark'})")
+                page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+                page.wait_for_timeout(800)
+            shoot(page, tmp_path, theme)
+
+
+
+def label_briefly(page, db, digits_y, expected):
+    """Digit keys and button clicks on what is shown, then an undo: the store follows exactly."""
+    root = page.locator(ROOT)
+    root.locator(".al-item").click()
+    for n in range(6):
+        item = shown_item(page)
+        digit = str(digits_y[int(item)])
+        if n < 4:
+            page.keyboard.press(digit)
+        else:
+            root.locator(f"button.al-btn[data-label='{digit}']").click()
+        nxt = wait_item_change(page, item)
+        expected.append((item, digit))
+        assert_shows(page, nxt, len(expected))
+        assert text(page, ".al-confirm") == f"\u2713 Stored: {item} \u2192 \u2018{digit}\u2019"
+    settle(page)
+    assert store_labels(db) == expected  # key 7 stored "7": the classes stored are the keys pressed
+    item = shown_item(page)
+    page.keyboard.press("u")
+    back = wait_item_change(page, item)
+    assert back == expected.pop()[0]
+    assert_shows(page, back, len(expected))
+    settle(page)
+    assert store_labels(db) == expected and "Undid" in text(page, ".al-status")
+
+
+@pytest.mark.parametrize("app", ["notebook", "voila"])
+def test_label_in_notebook7_and_voila_then_resume(app, tmp_path, digits_y):
+    reason = browser_unavailable_reason() or front_end_unavailable_reason(app)
+    if reason:
+        skip_or_fail(f"The real browser with {app}", reason, "pip install -r requirements-dev.txt")
+    db = tmp_path / "labels.db"
+    nb = copy_notebook("01_label_digits.ipynb", tmp_path)
+    with jupyter_lab(tmp_path, app=app, notebook=nb) as url, chromium_page() as page:
+        if app == "notebook":
+            open_and_run(page, url, nb, app="notebook")
+        else:
+            page.goto(url + "/", wait_until="commit", timeout=180_000)  # Voila runs the notebook before "load"
+            wait_for_widget(page)
+        expected = []
+        label_briefly(page, db, digits_y, expected)
+        if app == "notebook":
+            restart_and_run_all(page)
+        else:  # a reload is a new kernel in Voila
+            page.reload(wait_until="commit", timeout=180_000)
+            wait_for_widget(page)
+        resumed = shown_item(page)
+        assert_shows(page, resumed, len(expected))  # resumed: the count stored, an item not labeled yet
+        assert resumed not in {i for i, _ in expected}
+        settle(page)
+        assert store_labels(db) == expected and text(page, ".al-error") == ""

@@ -152,8 +152,10 @@ def test_item_payload_image_and_info(digits, tmp_path):
     w.retrain_in_background().join()
     w.handle_key("s", item_id=w.item["id"])  # move to an item ranked by the new model
     assert stored(s) == pressed
-    assert w.info["strategy"] == "auto" and w.info["model_version"] == 1
-    assert len(w.info["guesses"]) == 3 and 0 <= w.info["score"] <= 1
+    # auto is still in its cold start (typical items until 5 per class): the view says typicality, no uncertainty score
+    assert w.info["strategy"] == "typiclust" and w.info["model_version"] == 1
+    assert "Typical of a group" in w.info["why"]["text"] and w.info["score"] is None
+    assert len(w.info["guesses"]) == 3 and all(0 <= p <= 1 for _, p in w.info["guesses"])  # calibrated on the test set
     assert w.history[-1]["n_labels"] == 10 and w.stats["has_test"]
 
 
@@ -201,7 +203,7 @@ def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
 
     s._fit = boom
     w.retrain_in_background().join()
-    assert "previous model is kept" in w.error and "boom" in w.error
+    assert "previous model is kept" in w.error and "boom" not in w.error and "Error" not in w.error  # a sentence, no exception text
     assert s.n_labels == 5 and not w.training and stored(s) == pressed
     press(w, "2", pressed, "bee")  # labeling goes on
     assert stored(s) == pressed
@@ -342,3 +344,184 @@ def test_skip_and_undo_on_a_locked_store_say_so_and_change_nothing(blobs, fast_m
         holder.close()
     assert stored(s) == pressed and not s.skipped.any()
     assert w.handle_key("u") and w.item["id"] == first and stored(s) == [] and w.error == ""
+
+
+# -- what the person is told, and the view following the session (issue 12) ----------------------------------
+
+FORBIDDEN = ("Traceback", "Error", "overwrite", "Pass ", "undo()", "next_batch", "Exception")
+
+
+def says_nothing_technical(widget):
+    shown = " ".join([widget.status, widget.error, str(widget.confirm), str(widget.info.get("why", ""))])
+    return not [w for w in FORBIDDEN if w in shown]
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_widget_confirms_each_label_and_keeps_a_strip_to_change_them(session_factory):
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0, n_recent=3)
+    pressed = []
+    for key in "1231":
+        shown = press(w, key, pressed, BLOB_CLASS[key])
+        assert w.confirm["id"] == shown and w.confirm["label"] == BLOB_CLASS[key] and w.confirm["changed_from"] is None
+    assert [e["id"] for e in w.recent] == [i for i, _ in pressed[::-1][:3]]  # newest first, three kept
+    assert [e["label"] for e in w.recent] == [lab for _, lab in pressed[::-1][:3]]
+    # A click on a strip entry, then on another class: the store holds the new label, durably.
+    target, was = w.recent[1]["id"], w.recent[1]["label"]
+    new = next(c for c in BLOB_CLASSES if c != was)
+    w._on_msg(w, {"type": "change", "item_id": target, "label": new}, [])
+    fixed = [(i, new if i == target else lab) for i, lab in pressed]
+    assert sorted(stored(s)) == sorted(fixed)  # the store holds the change, and every other label as given
+    assert w.confirm == {"id": target, "title": target, "label": new, "changed_from": was}
+    assert w.recent[1] == {"id": target, "title": target, "label": new}  # keeps its place in the strip
+    s.store.close()
+    again = al.Session(s.dataset, store=s.store.url, batch_size=5, random_state=0)
+    assert dict(stored(again)) == dict(fixed) and again.n_labels == 4
+    assert says_nothing_technical(w) and w.error == ""
+
+
+def test_undo_takes_the_label_out_of_the_strip(widget):
+    pressed = []
+    press(widget, "1", pressed, "ant")
+    second = press(widget, "2", pressed, "bee")
+    assert widget.handle_key("u")
+    assert [e["id"] for e in widget.recent] == [pressed[0][0]] and widget.confirm == {}
+    assert widget.item["id"] == second and "Undid" in widget.status and says_nothing_technical(widget)
+
+
+def test_view_moves_on_when_another_annotator_labels_the_item_on_screen(blobs, fast_model, tmp_path):
+    url = tmp_path / "team.db"
+    mine = al.Session(blobs, model=fast_model, store=url, annotator="me", batch_size=5, lease_seconds=0.5)
+    w = LabelingWidget(mine, retrain_every=0, poll_seconds=0)  # no polling thread: sync() is called below
+    pressed = []
+    press(w, BLOB_KEY[true_label(blobs, w.item["id"])], pressed, true_label(blobs, w.item["id"]))
+    shown = w.item["id"]
+    bob = al.Session(blobs, model=fast_model, store=url, annotator="bob", batch_size=5)
+    time.sleep(0.6)  # my lease on the item shown ran out: bob may label it
+    bob.label(shown, "cat")
+    given = pressed + [(shown, "cat")]
+    w.sync()
+    assert w.item["id"] != shown
+    assert f"Item {shown} was labeled \u2018cat\u2019 by bob" in w.status and w.error == ""
+    assert says_nothing_technical(w)
+    assert w.handle_key("1", item_id=shown) is False  # a key still on its way for that item does nothing
+    assert w.progress["n_labels"] == 2
+    nxt = true_label(blobs, w.item["id"])
+    press(w, BLOB_KEY[nxt], given, nxt)
+    assert sorted(stored(mine)) == sorted(given)  # exactly the labels given, each once
+
+
+def test_a_key_on_an_item_labeled_meanwhile_moves_on_with_a_sentence(blobs, fast_model, tmp_path):
+    url = tmp_path / "team.db"
+    mine = al.Session(blobs, model=fast_model, store=url, annotator="me", batch_size=5, lease_seconds=0.5)
+    w = LabelingWidget(mine, retrain_every=0, poll_seconds=0)
+    shown = w.item["id"]
+    bob = al.Session(blobs, model=fast_model, store=url, annotator="bob", batch_size=5)
+    time.sleep(0.6)
+    bob.label(shown, "bee")  # before the view heard of it, the person presses a key
+    assert w.handle_key("1", item_id=shown) is False
+    assert w.item["id"] != shown and "labeled elsewhere" in w.status and w.error == ""
+    assert says_nothing_technical(w)
+    assert stored(mine) == [(shown, "bee")]
+
+
+def test_view_follows_api_labels_and_simulations_and_undo_stays_the_persons(digits, tmp_path):
+    s = al.Session(digits, store=tmp_path / "d.db", annotator="me")
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0.5)
+    pressed = []
+    for _ in range(2):
+        seen = true_label(digits, int(w.item["id"]))
+        press(w, seen, pressed, seen)
+    shown = w.item["id"]
+    s.label(int(shown), true_label(digits, int(shown)))  # the API, from another cell, on the item on screen
+    pressed.append((shown, true_label(digits, int(shown))))  # the person's label too (given another way)
+    assert wait_for(lambda: w.item["id"] != shown)
+    assert f"Item {shown} was labeled" in w.status and "by you, from another cell" in w.status
+    s.simulate(30)  # a simulation on the same session, in another cell
+    assert wait_for(lambda: w.dashboard.get("model_version") == s.model_version == 3 and w.progress["n_labels"] == 30)
+    assert w.dashboard["n_labels"] == 30 and w.history[-1]["n_labels"] == 30 and "labels" in w.charts
+    assert s.labels().query("annotator == 'simulated'").shape[0] == 27
+    # u undoes the person's own last label (the one given from the other cell), never a simulated one
+    assert w.handle_key("u") and w.item["id"] == pressed[-1][0]
+    labels = s.labels()
+    assert pressed[-1][0] not in set(labels["item_id"]) and len(labels) == 29
+    assert (labels["annotator"] == "simulated").sum() == 27 and says_nothing_technical(w)
+    w.close()
+
+
+def test_why_text_names_the_strategy_that_picked_in_plain_words():
+    from activelearn.widgets._words import plain_error, why_text
+
+    torn = why_text("margin", "strategy", -0.04, "top-2 gap", [("3", None), ("8", None)], 4, 1, 10)
+    assert "torn between \u20183\u2019 and \u20188\u2019 (gap 0.04" in torn["text"]
+    assert torn["detail"] == "model v4 \u00b7 1 of 10 in this batch"
+    assert "Typical of a group" in why_text("typiclust", "strategy")["text"]
+    assert "never trained on" in why_text("audit: drawn uniformly at random", "audit")["text"]
+    assert "at random" in why_text("random", "strategy")["text"]
+    assert "team's ranking" in why_text("published", "published", model_version=2)["text"]
+    for exc in (al.AlreadyLabeledError("item 'x' is already labeled; Pass overwrite=True to replace"),
+                al.StoreUnavailableError("sqlite3.OperationalError: database is locked"),
+                al.UnknownLabelError("label 'z' is not one of the classes"), RuntimeError("boom")):
+        sentence = plain_error(exc, "Not stored")
+        assert "overwrite" not in sentence and "Error" not in sentence and "boom" not in sentence
+
+
+def test_guesses_have_no_number_without_a_calibration(blobs, fast_model, tmp_path):
+    # no held-out set, no audit items: nothing the model did not train on can check its confidence
+    s = al.Session(blobs, model=fast_model, store=tmp_path / "n.db", test_size=0, audit_share=0, strategy="margin")
+    w = LabelingWidget(s, retrain_every=0)
+    pressed = []
+    for _ in range(9):
+        lab = true_label(blobs, w.item["id"])
+        press(w, BLOB_KEY[lab], pressed, lab)
+    w.retrain_in_background().join()
+    w.handle_key("s", item_id=w.item["id"])
+    assert w.info["guesses"] and all(p is None for _, p in w.info["guesses"]) and w.info["calibrated"] is False
+    assert w.info["strategy"] == "margin" and "The model" in w.info["why"]["text"]
+    assert "%" not in w.info["why"]["text"]
+    assert w.dashboard["accuracy"] is None and "audit" in w.dashboard["interval"]
+
+
+def test_dashboard_reads_accuracy_interval_and_why_no_projection(digits, tmp_path):
+    s = al.Session(digits, store=tmp_path / "d.db", cost_per_hour=30.0)
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    assert w.dashboard["accuracy"] is None and "first model" in w.dashboard["projection"] and w.charts == {}
+    s.simulate(10, seconds_per_label=2.0)
+    w.sync()
+    d = w.dashboard
+    assert d["title"] == "Held-out test accuracy" and 0 < d["accuracy"] <= 1 and d["n_eval"] == len(s.test_ids)
+    assert d["low"] <= d["accuracy"] <= d["high"] and "95% interval" in d["interval"]
+    assert d["model_version"] == 1 and d["n_labels"] == 10 and abs(d["cost"] - 30.0 * 20 / 3600) < 1e-9
+    assert d["projection"] == "needs 3 retrains to project (1 so far)"
+    svg = w.charts["labels"]
+    assert svg.startswith("<svg") and "currentColor" in svg and "accuracy (%)" in svg and ">labels<" in svg
+    assert "target 95%" in svg and 'class="al-curve"' in svg and "#0a0b0c" not in svg
+    assert ">cost<" in w.charts["cost"]  # the axis says cost (a number in the currency of cost_per_hour)
+
+
+def test_background_widget_shows_at_once_and_prepares_the_pool(digits, tmp_path):
+    s = al.Session(digits, store=tmp_path / "d.db")
+    gate = threading.Event()
+    real = s.next_offer
+    s.next_offer = lambda: (gate.wait(10), real())[1]
+    started = time.monotonic()
+    w = LabelingWidget(s, retrain_every=0, background=True)
+    assert time.monotonic() - started < 2 and w.preparing and w.item == {} and w.status == "Preparing the pool…"
+    assert w.handle_key("7") is False  # nothing to label yet
+    gate.set()
+    assert w.wait_ready(180) and not w.preparing and w.item["id"] and w.status == ""
+
+
+def test_title_shows_the_file_name_never_the_class_folder():
+    from activelearn.widgets.labeling import display_name
+
+    assert display_name("2/1371.png") == "1371.png" and display_name(1782) == "1782"
+    assert display_name("cats\\7.jpg") == "7.jpg"

@@ -2,22 +2,26 @@
 
 The view is a thin layer: it renders the current item, sends key presses and
 clicks to Python, and draws the live dashboard from synced values. All state
-lives in the session and its store. Retraining runs in a background thread;
-from that thread only widget values are changed (never ``display``), as
+lives in the session and its store. The widget follows the session: it is one
+of the session's callbacks, and a daemon thread polls the store for what other
+sessions wrote. Retraining, the first offer and the polling run in background
+threads; from them only widget values are changed (never ``display``), as
 ipywidgets #3468 and ipykernel #1450 require.
 """
 
 import base64
 import threading
 import time
-from pathlib import Path
+import weakref
+from pathlib import Path, PurePosixPath
 
 import anywidget
 import numpy as np
 import traitlets
 
-from ..exceptions import ActiveLearnError, StoreUnavailableError
-from ..metrics import projected_labels_to_target, seconds_per_label
+from ..exceptions import ActiveLearnError, AlreadyLabeledError, LeasedError, StoreUnavailableError
+from ..metrics import projected_labels_to_target, seconds_per_label, wilson_interval
+from ._words import plain_error, why_text
 
 __all__ = ["LabelingWidget", "key_map"]
 
@@ -58,12 +62,17 @@ def key_map(classes):
     return keys
 
 
+def display_name(item_id):
+    """What the title shows for an item: its file name, never the folder (a class folder would anchor the labeler)."""
+    return PurePosixPath(str(item_id).replace("\\", "/")).name or str(item_id)
+
+
 def _item_payload(dataset, item_id):
     shown = dataset.render(item_id)
-    payload = {"id": str(item_id), "title": str(item_id)}
+    payload = {"id": str(item_id), "title": display_name(item_id)}
     if isinstance(shown, dict) and isinstance(shown.get("image"), (bytes, bytearray)):  # image with a caption
         payload.update(kind="image", src="data:image/png;base64," + base64.b64encode(shown["image"]).decode("ascii"),
-                       title=str(shown.get("caption", item_id)))
+                       title=display_name(shown.get("caption", item_id)))
     elif isinstance(shown, (bytes, bytearray)):
         payload.update(kind="image", src="data:image/png;base64," + base64.b64encode(shown).decode("ascii"))
     elif isinstance(shown, dict):
@@ -107,6 +116,45 @@ def focus_passage(text, examples, max_examples=200):
     return [a + (len(text[a:b]) - len(text[a:b].lstrip())), b]
 
 
+_NO_OFFER = object()  # next_offer failed (the error is shown); None means nothing is left
+
+
+class _Follower:
+    """The widget's entry in ``session.callbacks``; weak, so a forgotten widget stops listening."""
+
+    def __init__(self, widget):
+        self._ref = weakref.ref(widget)
+
+    def on_labels_changed(self, session, item_ids=()):
+        w = self._ref()
+        if w is not None:
+            w._changed(item_ids)
+
+    def on_retrain_end(self, session, record=None):
+        w = self._ref()
+        if w is not None:
+            w._changed((), retrained=True)
+
+
+def _poll(ref, wake, stop, seconds):
+    """The follower thread: wakes on a callback or every ``seconds`` and lets the widget catch up."""
+    while not stop.is_set():
+        woke = wake.wait(seconds if seconds > 0 else None)
+        if stop.is_set():
+            return
+        if woke:
+            time.sleep(0.2)  # a simulation labels in bursts: take them in one catch-up
+        wake.clear()
+        w = ref()
+        if w is None:
+            return
+        try:
+            w.sync(refresh=not woke and seconds > 0)
+        except Exception:  # noqa: BLE001 - the follower never dies; the next poll tries again
+            pass
+        del w
+
+
 class LabelingWidget(anywidget.AnyWidget):
     """Label the items a session asks for, with keys or clicks, while it retrains in the background.
 
@@ -122,14 +170,26 @@ class LabelingWidget(anywidget.AnyWidget):
     retry_seconds : float
         When the label store cannot be reached, the label is kept and retried
         this often; the item stays on screen until it is saved.
+    background : bool
+        Compute the first offer in a background thread, so the widget shows at
+        once ("Preparing the pool…") while the first ranking runs;
+        :meth:`wait_ready` blocks until the first item is there. Default False:
+        the constructor returns with the first item on screen.
+    poll_seconds : float
+        How often the widget reads what other sessions wrote to the store
+        (:meth:`Session.refresh`); 0: never on its own (call :meth:`sync`).
+        Changes made through this session (the API in another cell, a
+        simulation) reach the widget through ``session.callbacks`` either way.
+    n_recent : int
+        Labels kept in the strip of recent labels (click one to change it).
 
     Notes
     -----
     Keys: a class named by one key (a digit, ``y``, ``n``) is that key; other
     classes get ``1``..``9``, ``0`` then letters (shown on the buttons);
-    ``s`` or Right skips; ``u``, Backspace or Left undoes. They work once the
-    widget has been clicked, wherever the mouse is, and do not reach
-    JupyterLab's shortcuts while the widget has focus.
+    ``s`` or Right skips; ``u``, Backspace or Left undoes this person's last
+    label. They work once the widget has been clicked, wherever the mouse is,
+    and do not reach JupyterLab's shortcuts while the widget has focus.
     """
 
     _esm = _STATIC / "labeling.js"
@@ -143,10 +203,16 @@ class LabelingWidget(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     training = traitlets.Bool(False).tag(sync=True)
+    preparing = traitlets.Bool(False).tag(sync=True)
+    confirm = traitlets.Dict().tag(sync=True)
+    recent = traitlets.List().tag(sync=True)
     history = traitlets.List().tag(sync=True)
     stats = traitlets.Dict().tag(sync=True)
+    dashboard = traitlets.Dict().tag(sync=True)
+    charts = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, session, retrain_every=10, target=0.95, budget=None, retry_seconds=2.0, **kwargs):
+    def __init__(self, session, retrain_every=10, target=0.95, budget=None, retry_seconds=2.0, background=False,
+                 poll_seconds=2.0, n_recent=6, **kwargs):
         super().__init__(**kwargs)
         if retrain_every < 0:
             raise ActiveLearnError(f"retrain_every must be >= 0, got {retrain_every!r}.")
@@ -154,6 +220,7 @@ class LabelingWidget(anywidget.AnyWidget):
         self.retrain_every = int(retrain_every)
         self.target = float(target)
         self.budget = budget
+        self.n_recent = int(n_recent)
         self._keys = key_map(session.dataset.class_names)
         self.classes = session.dataset.class_names
         key_of = {c: k for k, c in self._keys.items()}
@@ -164,9 +231,59 @@ class LabelingWidget(anywidget.AnyWidget):
         self.retry_seconds = float(retry_seconds)
         self._labels_at_last_train = session.n_labels
         self.latencies = []  # seconds from a key or click to the next item's values being set
+        self._local = threading.local()  # .own: this thread is inside one of the widget's own verbs
+        self._changes_lock = threading.Lock()
+        self._changed_ids, self._retrained = set(), False
+        self._notice = False  # whether status holds a passing notice (cleared by the next label)
+        self._chart_key = None
+        self._store_away = False
         self.on_msg(self._on_msg)
-        self._refresh_history()
-        self._advance()
+        self._follower = _Follower(self)
+        session.callbacks.append(self._follower)
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self.poll_seconds = float(poll_seconds)
+        self._poller = threading.Thread(target=_poll, args=(weakref.ref(self), self._wake, self._stop,
+                                                            self.poll_seconds), daemon=True,
+                                        name="activelearn-widget-follower")
+        self._ready = threading.Event()
+        if background:
+            self.preparing = True
+            self.status = "Preparing the pool…"
+            threading.Thread(target=self._prepare, daemon=True, name="activelearn-widget-prepare").start()
+        else:
+            self._prepare(raise_errors=True)
+        self._poller.start()
+
+    def _prepare(self, raise_errors=False):
+        try:
+            offer = self._offer()  # the slow part (the first ranking), without holding the widget's lock
+            with self._lock:
+                self._set_progress()
+                self._refresh_history()
+                self._advance(offer)
+                if self.status == "Preparing the pool…":
+                    self.status = ""
+        except Exception:  # noqa: BLE001 - a person sees a sentence, never a traceback
+            if raise_errors:
+                raise
+            self.error = "The first item could not be prepared. Restart the kernel and run the notebook again."
+        finally:
+            self.preparing = False
+            self._ready.set()
+
+    def wait_ready(self, timeout=None):
+        """Block until the first item is on screen (with ``background=True``); returns whether it is."""
+        return self._ready.wait(timeout)
+
+    def close(self):
+        """Stop following the session, then close the widget."""
+        self._stop.set()
+        self._wake.set()
+        try:
+            self.session.callbacks.remove(self._follower)
+        except ValueError:
+            pass
+        super().close()
 
     # -- the protocol (ipyannotations style) -----------------------------
     def _on_msg(self, _widget, content, _buffers):
@@ -180,6 +297,8 @@ class LabelingWidget(anywidget.AnyWidget):
             self.skip(item_id=item_id)
         elif kind == "undo":
             self.undo()
+        elif kind == "change":
+            self.change_label(content.get("item_id"), content.get("label"))
         elif kind == "retrain":
             self.retrain_in_background()
 
@@ -203,34 +322,71 @@ class LabelingWidget(anywidget.AnyWidget):
         # A key pressed twice quickly must not label the *next* item with the first press.
         return item_id is None or item_id == self.item.get("id")
 
+    class _Own:
+        """Marks this thread as inside one of the widget's own verbs: the callbacks it causes are its own."""
+
+        def __init__(self, widget):
+            self.widget = widget
+
+        def __enter__(self):
+            self.widget._local.own = True
+
+        def __exit__(self, *exc):
+            self.widget._local.own = False
+
+    def _say(self, text, notice=True):
+        self.status = text
+        self._notice = notice
+
     def submit(self, label, item_id=None):
-        """Label the current item (durably) and show the next one."""
+        """Label the current item (durably), confirm what was stored, and show the next one."""
         start = time.perf_counter()
         with self._lock:
             if not self.item.get("id") or not self._is_current(item_id):
                 return False
-            current = self.item["id"]
+            current, title = self.item["id"], self.item.get("title", self.item["id"])
             if self._pending is not None:
                 self.error = ("Still waiting for the label store to come back; the previous label is kept here "
                               "and saved as soon as it does.")
                 return False
             try:
-                self.session.label(self._item_key(current), label)
+                with self._Own(self):
+                    self.session.label(self._item_key(current), label)
             except StoreUnavailableError as exc:
                 self._pending = (self._item_key(current), label, current)
-                self.error = (f"{exc} This label is NOT saved yet: it is kept here and retried every "
+                self.error = (f"{plain_error(exc)} This label is NOT saved yet: it is kept here and retried every "
                               f"{self.retry_seconds:g} s; the item stays on screen until it is saved.")
                 self._retrier = threading.Thread(target=self._retry_pending, daemon=True)
                 self._retrier.start()
                 return False
+            except (AlreadyLabeledError, LeasedError):
+                self.error = ""
+                self._advance()
+                self._say(f"Item {title} was labeled elsewhere just now; your \u2018{label}\u2019 was not stored. "
+                          "Here is the next item.")
+                return False
             except ActiveLearnError as exc:
-                self.error = str(exc)
+                self.error = plain_error(exc, "Not stored")
                 return False
             self.error = ""
+            if self._notice:
+                self._say("", notice=False)
+            self._stored(current, title, label)
             self._advance()
             self.latencies.append(time.perf_counter() - start)
         self._maybe_retrain()
         return True
+
+    def _stored(self, item_id, title, label, changed_from=None):
+        """Confirm what the store now holds, and keep it in the strip of recent labels."""
+        self.confirm = {"id": str(item_id), "title": str(title), "label": str(label),
+                        "changed_from": changed_from}
+        entry = {"id": str(item_id), "title": str(title), "label": str(label)}
+        rest = [e for e in self.recent if e["id"] != entry["id"]]
+        if changed_from is None:
+            self.recent = ([entry] + rest)[:self.n_recent]
+        else:  # a change keeps the label's place in the strip
+            self.recent = [entry if e["id"] == entry["id"] else e for e in self.recent]
 
     def _retry_pending(self):
         """Retry the label the store could not take, until it does; then show the next item."""
@@ -238,23 +394,54 @@ class LabelingWidget(anywidget.AnyWidget):
             time.sleep(self.retry_seconds)
             item_key, label, shown = self._pending
             try:
-                self.session.label(item_key, label)
+                with self._Own(self):  # not under the lock: the store may keep it waiting
+                    self.session.label(item_key, label)
             except StoreUnavailableError:
                 continue
             except ActiveLearnError as exc:  # e.g. someone labeled it meanwhile: say so, move on
                 with self._lock:
                     self._pending = None
-                    self.error = str(exc)
+                    self.error = ""
                     self._advance()
+                    self._say(f"{plain_error(exc, 'Your label for ' + display_name(shown) + ' was not stored')} "
+                              "Here is the next item.")
                 return
             with self._lock:
                 self._pending = None
                 self.error = ""
-                self.status = f"The label store is back: {label!r} for {shown} is saved."
+                self._say(f"The label store is back: \u2018{label}\u2019 for {display_name(shown)} is saved.")
+                self._stored(shown, display_name(shown), label)
                 if self.item.get("id") == shown:
                     self._advance()
             self._maybe_retrain()
             return
+
+    def change_label(self, item_id, label):
+        """Give an item labeled earlier another class (the strip's click), durably in the store.
+
+        Returns
+        -------
+        bool
+            Whether the store holds the new label.
+        """
+        with self._lock:
+            if item_id is None or label is None:
+                return False
+            item_id = str(item_id)
+            old = next((e["label"] for e in self.recent if e["id"] == item_id), None)
+            title = next((e["title"] for e in self.recent if e["id"] == item_id), display_name(item_id))
+            if old == str(label):
+                return False
+            try:
+                with self._Own(self):
+                    self.session.label(self._item_key(item_id), str(label), overwrite=True)
+            except ActiveLearnError as exc:
+                self.error = plain_error(exc, f"The label of {title} was not changed")
+                return False
+            self.error = ""
+            self._stored(item_id, title, label, changed_from=old)
+            self._set_progress()
+        return True
 
     def skip(self, item_id=None):
         """Skip the current item (it comes back only when nothing else is left)."""
@@ -262,50 +449,145 @@ class LabelingWidget(anywidget.AnyWidget):
             if not self.item.get("id") or not self._is_current(item_id):
                 return False
             try:
-                self.session.skip(self._item_key(self.item["id"]))
+                with self._Own(self):
+                    self.session.skip(self._item_key(self.item["id"]))
             except ActiveLearnError as exc:  # the store is away: nothing skipped, the item stays
-                self.error = f"Not skipped: {exc}"
+                self.error = f"Not skipped: {plain_error(exc)}"
                 return False
             self.error = ""
+            if self._notice:
+                self._say("", notice=False)
             self._advance()
         return True
 
     def undo(self):
-        """Take back the last label; its item is shown again."""
+        """Take back this person's last label (never a simulation's or another annotator's); its item is shown again."""
         with self._lock:
             try:
-                undone = self.session.undo()
+                with self._Own(self):
+                    undone = self.session.undo()
             except ActiveLearnError as exc:  # the store is away: nothing undone
-                self.error = f"Not undone: {exc}"
+                self.error = f"Not undone: {plain_error(exc)}"
                 return False
             if undone is None:
-                self.status = "Nothing to undo."
+                self._say("Nothing to undo: you have no labels left to take back.")
                 return False
             self.error = ""
-            self.status = f"Undid {undone['label']!r} for {undone['item_id']}."
+            title = display_name(undone["item_id"])
+            self._say(f"Undid \u2018{undone['label']}\u2019 for {title}; it is shown again.")
+            self.recent = [e for e in self.recent if e["id"] != str(undone["item_id"])]
+            if self.confirm.get("id") == str(undone["item_id"]):
+                self.confirm = {}
             self._advance()
         return True
 
     def _item_key(self, shown_id):
         return self.session.dataset.item_id(self.session.dataset.position(shown_id))
 
+    # -- following the session -------------------------------------------
+    def _changed(self, item_ids, retrained=False):
+        """A session callback: note what changed and wake the follower (never blocks the caller)."""
+        if getattr(self._local, "own", False):
+            return  # this widget's own verb: it shows the result itself
+        with self._changes_lock:
+            self._changed_ids.update(str(i) for i in item_ids)
+            self._retrained = self._retrained or retrained
+        self._wake.set()
+
+    def sync(self, refresh=True):
+        """Catch up with the session: read other sessions' labels (``refresh``), then show what changed.
+
+        The follower thread does this every ``poll_seconds`` and whenever the
+        session reports a change; tests (or ``poll_seconds=0``) call it directly.
+        If the item on screen was labeled elsewhere, the view moves on and says so.
+        """
+        if refresh:
+            try:
+                self.session.refresh()
+                if self._store_away:
+                    self._store_away = False
+                    if self.status.startswith("The label store cannot be read"):
+                        self._say("", notice=False)
+            except ActiveLearnError:
+                if not self._store_away:
+                    self._store_away = True
+                    self._say("The label store cannot be read right now; other people's labels show up once "
+                              "it is back.")
+        with self._changes_lock:
+            changed, self._changed_ids = self._changed_ids, set()
+            retrained, self._retrained = self._retrained, False
+        if not self._ready.is_set():
+            with self._changes_lock:  # the first offer is still being prepared: keep the news for later
+                self._changed_ids |= changed
+                self._retrained = self._retrained or retrained
+            return
+        if changed:
+            self._follow_labels(changed)
+        if changed or retrained:
+            with self._lock:
+                self._refresh_history()
+
+    def _follow_labels(self, changed):
+        s = self.session
+        with self._lock:
+            current = self.item.get("id")
+            if current is not None and current in changed and self._pending is None:
+                key = self._item_key(current)
+                if not s.is_open(key):
+                    title = self.item.get("title", current)
+                    by = self._who_labeled(key)
+                    self._advance()
+                    self._say(f"Item {title} was {by}; here is the next item." if by else
+                              f"Item {title} was set aside elsewhere; here is the next item.")
+            elif current is None and not self.preparing:  # nothing was left; an undo elsewhere may have reopened one
+                self._advance()
+            # The strip shows what the store holds: a label undone or changed elsewhere follows.
+            kept = []
+            for e in self.recent:
+                if e["id"] in changed:
+                    y = s.y_labeled[s.dataset.position(self._item_key(e["id"]))]
+                    if y < 0:
+                        continue
+                    e = {**e, "label": s.dataset.class_names[y]}
+                kept.append(e)
+            if kept != self.recent:
+                self.recent = kept
+            self._set_progress()
+
+    def _who_labeled(self, key):
+        """'labeled ‘7’ by bob' for an item labeled elsewhere, or None if it holds no label."""
+        labels = self.session.labels()
+        rows = labels[labels["item_id"].astype(str) == str(key)]
+        if not len(rows):
+            return None
+        row = rows.iloc[-1]
+        who = str(row["annotator"])
+        who = ("by a simulation" if who == "simulated" else "by you, from another cell" if who == self.session.holder
+               else f"by {who}")
+        return f"labeled \u2018{row['label']}\u2019 {who}"
+
     # -- showing the next item -------------------------------------------
-    def _advance(self):
-        """Show the item the session offers next (it decides which, and why)."""
+    def _offer(self):
         try:
-            offer = self.session.next_offer()
+            return self.session.next_offer()
         except ActiveLearnError as exc:
-            self.error = str(exc)
+            self.error = plain_error(exc, "Finding the next item")
+            return _NO_OFFER
+
+    def _advance(self, offer=None):
+        """Show the item the session offers next (it decides which, and why)."""
+        offer = self._offer() if offer is None else offer
+        if offer is _NO_OFFER:
             return
         if offer is None:
             self._set_progress()
             self.item = {}
             self.info = {}
-            self.status = "All items are labeled."
+            self._say("All items are labeled.", notice=False)
             return
-        info = {"strategy": offer.strategy, "model_version": offer.model_version, "rank": offer.rank,
-                "queue": offer.queue, "guesses": [list(g) for g in offer.guesses], "score": offer.score,
-                "score_name": offer.score_name}
+        info = {"strategy": offer.strategy, "source": offer.source, "model_version": offer.model_version,
+                "rank": offer.rank, "queue": offer.queue, "guesses": [list(g) for g in offer.guesses],
+                "score": offer.score, "score_name": offer.score_name}
         self._show(offer.item_id, info)
 
     def _set_progress(self):
@@ -317,17 +599,22 @@ class LabelingWidget(anywidget.AnyWidget):
         """Set every value the view needs for ``item_id`` and start its label's timer."""
         s = self.session
         self._set_progress()
-        info = {"guesses": [], "score": None, "score_name": None, **info}
-        if not info["guesses"] and s.model is not None:
+        info = {"guesses": [], "score": None, "score_name": None, "source": "strategy", "rank": None,
+                "queue": None, **info}
+        if not info["guesses"] and s.model is not None:  # the model's guess, without an uncalibrated number
             proba = s.predict_proba([item_id])[0]
-            info["guesses"] = [[s.dataset.class_names[i], float(proba[i])] for i in np.argsort(-proba)[:3]]
+            info["guesses"] = [[s.dataset.class_names[int(np.argmax(proba))], None]]
+        info["calibrated"] = bool(info["guesses"]) and all(p is not None for _, p in info["guesses"])
+        info["why"] = why_text(info["strategy"], info["source"], info["score"], info["score_name"],
+                               info["guesses"], info["model_version"], info["rank"], info["queue"])
         self.info = info
         item = _item_payload(s.dataset, item_id)
         if item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and info["guesses"] \
                 and s.dataset.texts is not None:
             guess = info["guesses"][0][0]
-            same = s._state.examples_of(s.dataset.class_names.index(guess))
-            if same:
+            examples = s.examples_of(guess)
+            same = s.dataset.positions(examples) if examples else []
+            if len(same):
                 span = focus_passage(item["text"], [s.dataset.texts[p] for p in same])
                 if span is not None:
                     item.update(focus=span, focus_reason=f"most like the texts labeled {guess!r}")
@@ -349,11 +636,14 @@ class LabelingWidget(anywidget.AnyWidget):
         """
         with self._lock:
             s = self.session
+            if not s.trainer:
+                self._say("The team's trainer session retrains; this one labels from its ranking.")
+                return None
             if s.training or s.n_labels == 0:
                 return None
             self._labels_at_last_train = s.n_labels
             self.training = True
-            self.status = f"Training on {s.n_labels} labels…"
+            self._say(f"Training on {s.n_labels} labels…", notice=False)
             thread = s.retrain_in_background(on_done=self._trained)
             if thread is None:
                 self.training = False
@@ -366,16 +656,19 @@ class LabelingWidget(anywidget.AnyWidget):
     def _trained(self, row, error):
         # Called from the worker thread: only widget values change here (never display).
         if error is not None:
-            self.error = f"Retraining failed, the previous model is kept and no label is lost: {error}"
-            self.status = ""
+            self.error = "Retraining failed; the previous model is kept and no label is lost."
+            self._say("", notice=False)
         else:
             self.error = ""
             acc = row["accuracy"]
-            self.status = (f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
-                           f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"))
-            self._refresh_history()
+            self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
+                      f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
+                      notice=False)
+            with self._lock:
+                self._refresh_history()
         self.training = False
 
+    # -- the dashboard ------------------------------------------------------
     def _refresh_history(self):
         s = self.session
         h = s.history
@@ -385,7 +678,8 @@ class LabelingWidget(anywidget.AnyWidget):
             records.append({"n_labels": int(r.n_labels), "accuracy": None if np.isnan(acc) else float(acc),
                             "hours": float(r.labeling_seconds) / 3600.0,
                             "cost": None if np.isnan(r.cost) else float(r.cost), "model_version": int(r.model_version)})
-        self.history = records
+        if records != self.history:
+            self.history = records
         secs = seconds_per_label(s.labels()["seconds"], last=20)
         stats = {"median_seconds": secs["median"], "median_seconds_last_20": secs["median_last_20"],
                  "target": self.target, "projected_labels": None, "has_test": bool(s.test_mask.any())}
@@ -393,8 +687,115 @@ class LabelingWidget(anywidget.AnyWidget):
             last = h.iloc[-1]
             stats["audit"] = {"n": int(last.audit_n), "accuracy": float(last.audit_accuracy),
                               "low": float(last.audit_low), "high": float(last.audit_high)}
-        valid = h.dropna(subset=["accuracy"])
-        if len(valid):
-            proj = projected_labels_to_target(valid["n_labels"], valid["accuracy"], self.target)
-            stats["projected_labels"] = None if not np.isfinite(proj) else float(proj)
+        curve = self._curve(h)
+        projection = self._projection(curve)
+        stats["projected_labels"] = projection["labels"]
         self.stats = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in stats.items()}
+        self.dashboard = self._dashboard(h, curve, projection, stats)
+        self._draw_charts(h, curve, projection)
+
+    def _curve(self, h):
+        """The accuracy curve the dashboard shows: held-out test accuracy, else the audit estimate, with 95% bands."""
+        test = h.dropna(subset=["accuracy"])
+        if len(test):
+            n = test["n_test"].to_numpy(dtype=float)
+            acc = test["accuracy"].to_numpy(dtype=float)
+            bands = [wilson_interval(int(round(a * k)), int(k)) if k > 0 else (np.nan, np.nan)
+                     for a, k in zip(acc, n)]
+            return {"source": "test", "rows": test, "accuracy": acc, "n": n,
+                    "low": np.array([b[0] for b in bands]), "high": np.array([b[1] for b in bands])}
+        audit = h.dropna(subset=["audit_accuracy"])
+        audit = audit[audit["audit_n"] > 0]
+        if len(audit):
+            return {"source": "audit", "rows": audit, "accuracy": audit["audit_accuracy"].to_numpy(dtype=float),
+                    "n": audit["audit_n"].to_numpy(dtype=float), "low": audit["audit_low"].to_numpy(dtype=float),
+                    "high": audit["audit_high"].to_numpy(dtype=float)}
+        return None
+
+    def _projection(self, curve):
+        """Labels expected to reach the target, and the reason when there is no number."""
+        from ..metrics import labels_to_target
+
+        target = f"{100 * self.target:.0f}%"
+        if not len(self.session.history):
+            how = f"it retrains every {self.retrain_every} labels" if self.retrain_every else "press Retrain now"
+            return {"labels": None, "text": f"needs a first model ({how})"}
+        if curve is None:
+            return {"labels": None, "text": "needs accuracy measurements: no test or audit labels yet"}
+        n = curve["rows"]["n_labels"].to_numpy(dtype=float)
+        reached = labels_to_target(n, curve["accuracy"], self.target)
+        if np.isfinite(reached):
+            return {"labels": float(reached), "reached": True,
+                    "text": f"target {target} already reached at {reached:.0f} labels"}
+        if len(n) < 3:
+            return {"labels": None, "text": f"needs 3 retrains to project ({len(n)} so far)"}
+        proj = projected_labels_to_target(n, curve["accuracy"], self.target)
+        if not np.isfinite(proj):
+            return {"labels": None, "text": "no projection: accuracy is not rising steadily yet"}
+        if proj <= max(n[-1], self.session.n_labels):  # the curve says "by now", the measurements do not
+            return {"labels": None, "text": f"any time now: the fitted curve is at {target}, the last measurement "
+                                            "not yet"}
+        more = max(0.0, proj - self.session.n_labels)
+        return {"labels": float(proj), "text": f"about {proj:,.0f} labels to reach {target} ({more:,.0f} more)"}
+
+    def _dashboard(self, h, curve, projection, stats):
+        s = self.session
+        d = {"model_version": int(s.model_version), "n_labels": int(s.n_labels), "target": self.target,
+             "projection": projection["text"], "projected_labels": projection["labels"],
+             "seconds_per_label": stats["median_seconds_last_20"], "accuracy": None, "source": None}
+        if curve is not None:
+            i = -1
+            d.update(source=curve["source"], accuracy=float(curve["accuracy"][i]), n_eval=int(curve["n"][i]),
+                     low=float(curve["low"][i]), high=float(curve["high"][i]),
+                     at_labels=int(curve["rows"]["n_labels"].iloc[i]))
+            if curve["source"] == "test":
+                d["title"] = "Held-out test accuracy"
+                d["interval"] = (f"95% interval {100 * d['low']:.0f}–{100 * d['high']:.0f}% "
+                                 f"on {d['n_eval']} test items")
+            else:
+                d["title"] = "Audit estimate of accuracy"
+                d["interval"] = (f"95% interval {100 * d['low']:.0f}–{100 * d['high']:.0f}% "
+                                 f"on {d['n_eval']} random items")
+        else:
+            d["title"] = "Held-out test accuracy" if stats["has_test"] else "Accuracy"
+            d["interval"] = ("measured after the first retrain" if stats["has_test"] else
+                             "unknown until audit items are labeled (one in ten shown)")
+        if len(h):
+            cost = h["cost"].iloc[-1]
+            d["cost"] = None if not np.isfinite(cost) else float(cost)
+            d["hours"] = float(h["labeling_seconds"].iloc[-1]) / 3600.0
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+
+    def _draw_charts(self, h, curve, projection):
+        s = self.session
+        has_cost = s.cost_per_hour is not None or s.cost_per_label is not None
+        key = (len(h), int(h["model_version"].iloc[-1]) if len(h) else 0, self.target, has_cost,
+               projection["labels"], None if curve is None else curve["source"])
+        if key == self._chart_key:
+            return
+        self._chart_key = key
+        if curve is None:
+            self.charts = {}
+            return
+        from ._charts import accuracy_chart
+
+        rows = curve["rows"]
+        n = rows["n_labels"].to_numpy(dtype=float)
+        proj = None
+        if projection["labels"] is not None and not projection.get("reached"):
+            proj = (projection["labels"], self.target)
+        what = "test" if curve["source"] == "test" else "audit"
+        charts = {"labels": accuracy_chart(n, curve["accuracy"], curve["low"], curve["high"], xlabel="labels",
+                                           title=f"Accuracy ({what}) vs labels", target=self.target,
+                                           projection=proj, xmax_hint=n[-1] + max(self.retrain_every, 1))}
+        if has_cost:
+            x, xlabel, title = rows["cost"].to_numpy(dtype=float), "cost", f"Accuracy ({what}) vs cost"
+        else:
+            x = rows["labeling_seconds"].to_numpy(dtype=float) / 3600.0
+            xlabel, title = "hours spent labeling", f"Accuracy ({what}) vs hours"
+        ok = np.isfinite(x)
+        if ok.any():
+            charts["cost"] = accuracy_chart(x[ok], curve["accuracy"][ok], curve["low"][ok], curve["high"][ok],
+                                            xlabel=xlabel, title=title, target=self.target,
+                                            xmax_hint=x[ok][-1] * 1.2)
+        self.charts = charts

@@ -1,52 +1,40 @@
-// activelearn labeling view: renders synced values, sends keys and clicks to Python.
-const SVG = "http://www.w3.org/2000/svg";
+// activelearn labeling view: renders synced values, sends keys and clicks to Python. No state of its own
+// beyond what is on screen: which item, why, what was stored, and the dashboard all come from the kernel.
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null) continue;
     if (k === "class") el.className = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v);
   }
-  for (const c of children) el.append(c);
+  for (const c of children) if (c !== null && c !== undefined) el.append(c);
   return el;
 }
 
-function lineChart(points, xKey, xLabel, width = 260, height = 140) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("width", width);
-  svg.setAttribute("height", height);
-  svg.setAttribute("class", "al-chart");
-  const pts = points.filter((p) => p.accuracy !== null && p[xKey] !== null);
-  const pad = 28;
-  const xs = pts.map((p) => p[xKey]);
-  const xMax = Math.max(1e-9, ...xs);
-  const yMin = Math.min(0.5, ...pts.map((p) => p.accuracy));
-  const X = (v) => pad + (v / xMax) * (width - pad - 8);
-  const Y = (v) => height - pad - ((v - yMin) / (1 - yMin)) * (height - pad - 8);
-  const path = pts.map((p, i) => `${i ? "L" : "M"}${X(p[xKey]).toFixed(1)},${Y(p.accuracy).toFixed(1)}`).join("");
-  svg.innerHTML =
-    `<line x1="${pad}" y1="${height - pad}" x2="${width - 8}" y2="${height - pad}" stroke="#999"/>` +
-    `<line x1="${pad}" y1="8" x2="${pad}" y2="${height - pad}" stroke="#999"/>` +
-    `<text x="${width / 2}" y="${height - 6}" text-anchor="middle">${xLabel}</text>` +
-    `<text x="2" y="14">${(1).toFixed(2)}</text><text x="2" y="${height - pad}">${yMin.toFixed(2)}</text>` +
-    `<path d="${path}" fill="none" stroke="#1f77b4" stroke-width="2"/>` +
-    pts.map((p) => `<circle cx="${X(p[xKey]).toFixed(1)}" cy="${Y(p.accuracy).toFixed(1)}" r="2.5" fill="#1f77b4"/>`).join("");
-  return svg;
-}
+const q = (name) => `\u2018${name}\u2019`;
+const pct = (v, d = 1) => `${(100 * v).toFixed(d)}%`;
 
 function render({ model, el }) {
   const root = h("div", { class: "al-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" });
-  const itemBox = h("div", { class: "al-item" });
   const title = h("div", { class: "al-title" });
+  const progressText = h("div", { class: "al-progress" });
+  const bar = h("div", { class: "al-bar" }, h("span"));
+  const itemBox = h("div", { class: "al-item" });
   const buttons = h("div", { class: "al-buttons" });
   const actions = h("div", { class: "al-actions" });
-  const info = h("div", { class: "al-info" });
-  const status = h("div", { class: "al-status" });
-  const error = h("div", { class: "al-error" });
-  const dash = h("div", { class: "al-dashboard" });
-  const left = h("div", { class: "al-left" }, title, itemBox, buttons, actions, status, error);
-  root.append(left, h("div", { class: "al-right" }, info, dash));
+  const confirm = h("div", { class: "al-confirm", "aria-live": "polite" });
+  const recent = h("div", { class: "al-recent" });
+  const picker = h("div", { class: "al-picker", hidden: "" });
+  const status = h("div", { class: "al-status", "aria-live": "polite" });
+  const error = h("div", { class: "al-error", role: "alert" });
+  const info = h("div", { class: "al-info al-card" });
+  const dash = h("div", { class: "al-dashboard al-card" });
+  const main = h("section", { class: "al-main al-card" },
+    h("header", { class: "al-head" }, title, progressText), bar, itemBox, buttons, actions, confirm, recent, picker,
+    status, error);
+  root.append(h("div", { class: "al-grid" }, main, h("aside", { class: "al-side" }, info, dash)));
   el.append(root);
 
   window.__activelearnLatencies = window.__activelearnLatencies || [];
@@ -54,11 +42,12 @@ function render({ model, el }) {
   const current = () => (model.get("item") || {}).id || null;
   const send = (msg) => {
     pendingSince = performance.now();
-    model.send({ ...msg, item_id: current() });
+    model.send({ item_id: current(), ...msg });
   };
 
   root.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || e.key === "Tab" || e.key === "Escape") return;
+    if (e.key === "Escape") { closeOverlays(); return; }
+    if (e.ctrlKey || e.metaKey || e.altKey || e.key === "Tab") return;
     // Keep keys away from JupyterLab's command-mode shortcuts (1-6 would make headings).
     e.stopPropagation();
     e.preventDefault();
@@ -68,6 +57,12 @@ function render({ model, el }) {
   // Clicking anywhere in the widget gives it the keyboard, and keeps the notebook from taking focus.
   root.addEventListener("mousedown", (e) => e.stopPropagation());
   root.addEventListener("click", () => root.focus({ preventScroll: true }));
+
+  let zoom = null;
+  function closeOverlays() {
+    picker.hidden = true;
+    if (zoom) { zoom.remove(); zoom = null; }
+  }
 
   function drawButtons() {
     buttons.replaceChildren();
@@ -92,17 +87,49 @@ function render({ model, el }) {
     requestAnimationFrame(() => window.__activelearnLatencies.push(performance.now() - t0));
   }
 
+  let preparingTimer = null;
+  function drawPreparing() {
+    const started = performance.now();
+    const line = h("div", { class: "al-preparing-text" }, "Preparing the pool…");
+    itemBox.replaceChildren(h("div", { class: "al-preparing" }, h("div", { class: "al-spinner" }), line));
+    clearInterval(preparingTimer);
+    preparingTimer = setInterval(() => {
+      if (!model.get("preparing")) { clearInterval(preparingTimer); return; }
+      line.textContent = `Preparing the pool… ${Math.round((performance.now() - started) / 1000)} s ` +
+        "(ranking the unlabeled items for the first time)";
+    }, 500);
+  }
+
+  function showFull(src, alt) {
+    closeOverlays();
+    const img = h("img", { src, alt, class: "al-zoom-img" });
+    zoom = h("div", { class: "al-zoom", title: "Click or press Esc to close",
+      onclick: (e) => { e.stopPropagation(); closeOverlays(); } }, img);
+    root.append(zoom);
+  }
+
   function drawItem() {
     const item = model.get("item") || {};
     root.dataset.itemId = item.id || "";
     title.textContent = item.id ? `item ${item.title}` : "";
+    title.title = item.id ? item.title : "";
     if (!item.id) {
-      itemBox.replaceChildren(h("div", { class: "al-done" }, "Nothing left to label."));
+      if (model.get("preparing")) drawPreparing();
+      else itemBox.replaceChildren(h("div", { class: "al-done" }, "Nothing left to label."));
       painted();
       return;
     }
     if (item.kind === "image") {
       const img = h("img", { class: "al-image", alt: item.title });
+      img.addEventListener("load", () => {
+        // Small images are pixel art (digits): scale them up crisp. Photos fit the card; click for full size.
+        if (img.naturalWidth <= 128 && img.naturalHeight <= 128) img.classList.add("al-pixel");
+        else {
+          img.classList.add("al-photo");
+          img.title = "Click for full size";
+          img.addEventListener("click", (e) => { e.stopPropagation(); showFull(img.src, item.title); });
+        }
+      });
       img.src = item.src;
       itemBox.replaceChildren(img);
       img.decode().then(painted, painted);
@@ -118,7 +145,13 @@ function render({ model, el }) {
         const mark = h("mark", { class: "al-focus", title: item.focus_reason || "" }, item.text.slice(a, b));
         box.append(document.createTextNode(item.text.slice(0, a)), mark, document.createTextNode(item.text.slice(b)));
         itemBox.replaceChildren(box);
-        box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - 40);
+        // The first item may be drawn before the view is attached: scroll once it has a layout.
+        let tries = 0;
+        const scroll = () => {
+          if (box.isConnected && box.clientHeight > 0) box.scrollTop = Math.max(0, mark.offsetTop - 40);
+          else if (tries++ < 120) requestAnimationFrame(scroll);
+        };
+        scroll();
       } else {
         box.textContent = item.text;
         itemBox.replaceChildren(box);
@@ -127,56 +160,123 @@ function render({ model, el }) {
     }
   }
 
-  function drawInfo() {
-    const i = model.get("info") || {};
+  function drawProgress() {
     const p = model.get("progress") || {};
     const budget = p.budget ? ` / ${p.budget}` : "";
-    const guesses = (i.guesses || []).map(([c, pr]) => `${c} ${(100 * pr).toFixed(0)}%`).join(", ");
-    const why = i.strategy
-      ? `${i.strategy}${i.rank ? `, rank ${i.rank} of ${i.queue}` : ""}` +
-        (i.score !== null && i.score !== undefined ? `, ${i.score_name} score ${i.score.toFixed(3)}` : "")
-      : "";
+    progressText.textContent = `Labeled: ${p.n_labels ?? 0}${budget} · unlabeled left: ${p.n_pool ?? "?"}`;
+    const total = p.budget || ((p.n_labels ?? 0) + (p.n_pool ?? 0)) || 1;
+    bar.firstChild.style.width = `${Math.min(100, (100 * (p.n_labels ?? 0)) / total).toFixed(1)}%`;
+  }
+
+  function drawInfo() {
+    const i = model.get("info") || {};
+    const guesses = i.guesses || [];
+    let guess;
+    if (!guesses.length) guess = h("span", { class: "al-muted" }, "no model yet");
+    else if (i.calibrated) {
+      guess = h("span", {}, ...guesses.map(([c, p], k) =>
+        h("span", { class: k ? "al-guess al-muted" : "al-guess" }, `${q(c)} ${pct(p, 0)}`)));
+    } else {
+      guess = h("span", {}, h("span", { class: "al-guess" }, q(guesses[0][0])),
+        h("span", { class: "al-muted al-small" },
+          " (no percentage: not enough held-out or audit items to check the model's confidence yet)"));
+    }
+    const why = i.why || {};
     info.replaceChildren(
-      h("div", { class: "al-progress" }, `Labeled: ${p.n_labels ?? 0}${budget} · unlabeled left: ${p.n_pool ?? "?"}`),
-      h("div", {}, `Model guesses: ${guesses || "no model yet"}`),
-      h("div", {}, `Why this item: ${why}`),
-      h("div", { class: "al-version" }, `Ranked by model version ${i.model_version ?? 0}` +
-        (model.get("training") ? " · training a new one…" : "")),
+      h("div", { class: "al-label" }, "Model's guess"), h("div", { class: "al-guesses" }, guess),
+      h("div", { class: "al-label" }, "Why this item"), h("div", { class: "al-why" }, why.text || "–"),
+      h("div", { class: "al-version al-muted al-small" }, (why.detail || "") +
+        (model.get("training") ? " · training a new model…" : "")),
     );
   }
 
-  function drawDashboard() {
-    const hist = model.get("history") || [];
-    const st = model.get("stats") || {};
-    const fmt = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
-    const hasCost = hist.some((r) => r.cost !== null);
-    dash.replaceChildren(
-      h("div", { class: "al-dash-title" }, st.has_test ? "Held-out test accuracy"
-        : st.audit ? `Audit estimate: ${(100 * st.audit.accuracy).toFixed(0)}% ` +
-          `(95% CI ${(100 * st.audit.low).toFixed(0)}-${(100 * st.audit.high).toFixed(0)}%, n=${st.audit.n} random items)`
-        : "No test labels yet: accuracy unknown until audit items are labeled"),
-      lineChart(hist, "n_labels", "labels"),
-      lineChart(hist, hasCost ? "cost" : "hours", hasCost ? "cost" : "hours labeling"),
-      h("div", {}, `Seconds per label: median ${fmt(st.median_seconds)}, last 20 ${fmt(st.median_seconds_last_20)}`),
-      h("div", {}, `Projected labels to ${fmt(100 * (st.target ?? 0), 0)}%: ${fmt(st.projected_labels, 0)}`),
+  function drawConfirm() {
+    const c = model.get("confirm") || {};
+    if (!c.id) { confirm.replaceChildren(); return; }
+    confirm.replaceChildren(
+      h("span", { class: "al-check" }, "\u2713 "),
+      c.changed_from
+        ? `Changed: ${c.title} ${q(c.changed_from)} \u2192 ${q(c.label)} (stored)`
+        : `Stored: ${c.title} \u2192 ${q(c.label)}`);
+  }
+
+  function openPicker(entry) {
+    const classes = model.get("classes");
+    picker.replaceChildren(
+      h("span", { class: "al-small" }, `Change ${entry.title} (now ${q(entry.label)}) to: `),
+      ...classes.map((c) => h("button", { class: c === entry.label ? "al-btn al-mini al-current" : "al-btn al-mini",
+        "data-label": c, onclick: (e) => {
+          e.stopPropagation();
+          picker.hidden = true;
+          if (c !== entry.label) model.send({ type: "change", item_id: entry.id, label: c });
+        } }, c)),
+      h("button", { class: "al-btn al-mini al-cancel", onclick: (e) => { e.stopPropagation(); picker.hidden = true; } },
+        "Cancel"),
     );
+    picker.dataset.item = entry.id;
+    picker.hidden = false;
+  }
+
+  function drawRecent() {
+    const entries = model.get("recent") || [];
+    if (!entries.length) { recent.replaceChildren(); picker.hidden = true; return; }
+    recent.replaceChildren(h("span", { class: "al-small al-muted" }, "Recent (click to change): "),
+      ...entries.map((e) => h("button", { class: "al-chip", "data-item": e.id, title: `Change the label of ${e.title}`,
+        onclick: (ev) => { ev.stopPropagation(); openPicker(e); } }, `${e.title} \u2192 ${e.label}`)));
+    if (!picker.hidden && !entries.some((e) => e.id === picker.dataset.item)) picker.hidden = true;
+  }
+
+  function drawDashboard() {
+    const d = model.get("dashboard") || {};
+    const charts = model.get("charts") || {};
+    const fmt = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
+    const meta = [`model v${d.model_version ?? 0}`, `${d.n_labels ?? 0} labels`];
+    if (d.cost !== undefined && d.cost !== null) meta.push(`cost ${Number(d.cost).toFixed(2)}`);
+    else if (d.hours !== undefined && d.hours !== null) meta.push(`${fmt(d.hours, 2)} hours labeling`);
+    if (d.seconds_per_label !== null && d.seconds_per_label !== undefined) meta.push(`${fmt(d.seconds_per_label)} s per label`);
+    const chartBox = h("div", { class: "al-charts" });
+    for (const name of ["labels", "cost"]) {
+      if (!charts[name]) continue;
+      const fig = h("figure", { class: "al-figure" });
+      fig.innerHTML = charts[name];  // SVG rendered by matplotlib in the kernel, no network
+      chartBox.append(fig);
+    }
+    dash.replaceChildren(
+      h("div", { class: "al-dash-title" }, d.title || "Accuracy"),
+      h("div", { class: "al-big" }, d.accuracy === null || d.accuracy === undefined ? "–" : pct(d.accuracy)),
+      h("div", { class: "al-interval al-muted al-small" }, d.interval || ""),
+      h("div", { class: "al-meta" }, meta.join(" · ")),
+      h("div", { class: "al-proj" }, `Labels to ${fmt(100 * (d.target ?? 0), 0)}%: ${d.projection || "–"}`),
+      chartBox,
+    );
+  }
+
+  function drawStatus() {
+    status.textContent = model.get("status");
+    error.textContent = model.get("error");
   }
 
   drawButtons();
   drawItem();
+  drawProgress();
   drawInfo();
+  drawConfirm();
+  drawRecent();
   drawDashboard();
-  status.textContent = model.get("status");
-  error.textContent = model.get("error");
+  drawStatus();
   model.on("change:classes", drawButtons);
-  model.on("change:item", () => { drawItem(); });
+  model.on("change:item", drawItem);
+  model.on("change:preparing", drawItem);
   model.on("change:info", drawInfo);
-  model.on("change:progress", drawInfo);
   model.on("change:training", drawInfo);
-  model.on("change:history", drawDashboard);
-  model.on("change:stats", drawDashboard);
-  model.on("change:status", () => { status.textContent = model.get("status"); });
-  model.on("change:error", () => { error.textContent = model.get("error"); });
+  model.on("change:progress", drawProgress);
+  model.on("change:confirm", drawConfirm);
+  model.on("change:recent", drawRecent);
+  model.on("change:dashboard", drawDashboard);
+  model.on("change:charts", drawDashboard);
+  model.on("change:status", drawStatus);
+  model.on("change:error", drawStatus);
+  return () => clearInterval(preparingTimer);
 }
 
 export default { render };
