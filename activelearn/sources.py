@@ -131,9 +131,13 @@ def _listing_key(root, files, size):
 
 
 class _ImageRenderer:
-    """Renders an item of an image folder on demand: the file, scaled to fit ``max_side``, as PNG."""
+    """Renders an item of an image folder on demand: the file, scaled to fit ``max_side``, as PNG.
 
-    def __init__(self, root, max_side=256):
+    768 px: the view fits photos to its card and shows this size when clicked (it was 256 px, too
+    small to check a detail); tiny images (8x8 digits) are enlarged 8x without blur.
+    """
+
+    def __init__(self, root, max_side=768):
         self.root = Path(root)
         self.max_side = max_side
 

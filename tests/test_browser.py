@@ -37,7 +37,7 @@ CELLS_JS = """() => {
   return {model, dom};
 }"""
 # The notebook's cells: what a shortcut (1-6 make headings, m/y/r change types, a/b/x/d add or remove cells) changes.
-NOTEBOOK_CELL_TYPES = ["markdown", "code", "code", "markdown", "code", "code"]
+NOTEBOOK_CELL_TYPES = ["markdown", "code", "code", "markdown"]
 
 
 @pytest.fixture(scope="module")
