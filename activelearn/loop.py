@@ -514,6 +514,29 @@ class Session:
 
         return disagreements(self.labels(), resolve)
 
+    def suspects(self, n=None, cv=5):
+        """Given labels, most doubtful first: ``item_id, label, suggested, score, annotator, labeled_at, issue``.
+
+        Out-of-sample probabilities by cross-fitting over the labeled items (no
+        label reaches its own probability, pool-aware models included), then
+        cleanlab's label-quality scores; see :func:`activelearn.review.suspects`.
+        """
+        from .review import suspects
+
+        self._sync()
+        return suspects(self.dataset, self.labels(), self.model_template, n=n, cv=cv, random_state=self.random_state,
+                        exclude_positions=np.flatnonzero(self.test_mask), adjudicators=self.adjudicators)
+
+    def consensus(self, cv=5):
+        """Consensus label per item and quality per annotator (cleanlab CROWDLAB): ``(items, annotators)``."""
+        from .review import consensus, out_of_sample_proba
+
+        self._sync()
+        labels = self.labels()
+        proba = out_of_sample_proba(self.dataset, labels, self.model_template, cv=cv, random_state=self.random_state,
+                                    exclude_positions=np.flatnonzero(self.test_mask), adjudicators=self.adjudicators)
+        return consensus(labels, self.dataset.class_names, proba)
+
     def export(self, path, include_predictions=False):
         """Write the labels to CSV, Parquet or JSON Lines (see :func:`activelearn.export.export_labels`)."""
         from .export import export_labels, require_model

@@ -24,7 +24,37 @@ __all__ = ["simulate", "run_one", "run_loop", "summarize", "initial_ids", "Oracl
 SIMULATED = "simulated"
 
 class Oracle:
-    """Answers label requests from a dataset's true labels (for simulations and tests).
+    """Answers label requests from a dataset's true labels (for simulations and tests), optionally noisy.
+
+    A noisy oracle models an annotator who makes mistakes: a share ``noise``
+    of the items get a wrong answer. Which items, and which wrong class, is
+    drawn once per item from ``seed``, so asking twice about one item gives
+    the same answer. Several oracles with different seeds (and noise) model
+    several annotators whose mistakes are independent; oracles sharing a seed
+    make their mistakes on nested sets of items.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    noise : float
+        Probability in [0, 1] that an item's answer is wrong (each item is
+        wrong or not independently, so the share of wrong answers is ``noise``
+        on average). 0 (default): the true label, always.
+    seed : int
+        Seeds which items are wrong and their wrong class.
+    mode : {"uniform", "confusable"}
+        ``"uniform"``: a wrong answer is any other class, uniformly.
+        ``"confusable"``: the other class that a nearest-class-centroid model
+        (standardised features, fitted on every item with a true label)
+        most often predicts for items of the true class; where it never
+        confuses a class, the class whose centroid is nearest.
+
+    Attributes
+    ----------
+    wrong : ndarray of bool, shape (n_items,)
+        By dataset position, whether the oracle's answer is wrong (all False without noise).
+    confusable : ndarray of int, shape (n_classes,) or None
+        ``mode="confusable"``: the wrong class given for each true class.
 
     Raises
     ------
@@ -32,14 +62,73 @@ class Oracle:
         If asked about an item whose true label is unknown.
     """
 
-    def __init__(self, dataset):
-        self.dataset = dataset
+    def __init__(self, dataset, noise=0.0, seed=0, mode="uniform"):
+        if isinstance(noise, bool) or not np.isfinite(noise) or not 0.0 <= float(noise) <= 1.0:
+            raise ActiveLearnError(f"noise must be a probability in [0, 1], got {noise!r}.")
+        if mode not in ("uniform", "confusable"):
+            raise ActiveLearnError(f"mode must be 'uniform' or 'confusable', got {mode!r}.")
+        self.dataset, self.noise, self.seed, self.mode = dataset, float(noise), int(seed), mode
+        n, k = len(dataset), dataset.n_classes
+        self.wrong = np.zeros(n, dtype=bool)
+        self.confusable = None
+        self._answer = None
+        if self.noise == 0.0:
+            return
+        if k < 2:
+            raise ActiveLearnError("a noisy oracle needs at least 2 classes to answer a wrong one.")
+        rng = np.random.default_rng([self.seed, 0x0AC1E])  # one draw per item: the same answer every time
+        draw, shift = rng.random(n), rng.integers(1, k, n)
+        known = dataset.y != MISSING
+        self.wrong = (draw < self.noise) & known
+        if mode == "uniform":
+            other = (dataset.y + shift) % k
+        else:
+            self.confusable = self._most_confusable(dataset)
+            other = self.confusable[np.where(known, dataset.y, 0)]
+        self._answer = np.where(self.wrong, other, dataset.y)
 
     def __call__(self, item_id):
-        y = self.dataset.y[self.dataset.position(item_id)]
+        pos = self.dataset.position(item_id)
+        y = self.dataset.y[pos]
         if y == MISSING:
             raise ActiveLearnError(f"the oracle has no true label for item {item_id!r}.")
-        return self.dataset.classes[y]
+        return self.dataset.classes[y if self._answer is None else self._answer[pos]]
+
+    def is_wrong(self, item_id):
+        """Whether this oracle's answer for ``item_id`` is wrong."""
+        return bool(self.wrong[self.dataset.position(item_id)])
+
+    @staticmethod
+    def _most_confusable(dataset, max_items=20_000):
+        """Per true class, the other class a nearest-centroid model confuses it with most (see :class:`Oracle`)."""
+        import warnings
+
+        from sklearn.metrics import confusion_matrix
+        from sklearn.neighbors import NearestCentroid
+
+        k = dataset.n_classes
+        known = np.flatnonzero(dataset.y != MISSING)
+        if len(known) > max_items:
+            known = np.sort(np.random.default_rng(0).choice(known, max_items, replace=False))
+        X = np.asarray(dataset.X[known], dtype=np.float64).reshape(len(known), -1)
+        X = (X - X.mean(axis=0)) / np.maximum(X.std(axis=0), 1e-9)
+        y = dataset.y[known]
+        present = np.unique(y)
+        centroids = np.zeros((k, X.shape[1]))
+        centroids[present] = np.stack([X[y == c].mean(axis=0) for c in present])
+        if len(present) > 1:
+            with warnings.catch_warnings():  # constant features (blank pixels) are expected
+                warnings.simplefilter("ignore", UserWarning)
+                pred = NearestCentroid().fit(X, y).predict(X)
+            confusion = confusion_matrix(y, pred, labels=np.arange(k)).astype(float)
+        else:
+            confusion = np.zeros((k, k))
+        dist = ((centroids[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+        dist[:, np.setdiff1d(np.arange(k), present)] = np.inf  # a class no item has is never the answer
+        np.fill_diagonal(confusion, -1.0)
+        np.fill_diagonal(dist, np.inf)
+        # Most confusions first; ties (a class never confused) go to the nearest centroid.
+        return np.array([np.lexsort((dist[c], -confusion[c]))[0] for c in range(k)], dtype=np.int64)
 
 
 def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=False):
