@@ -175,6 +175,7 @@ def _scenario(out):
     res["text_labels"] = s.n_labels
     res["text_accuracy"] = float(history["accuracy"].iloc[-1])
     w = s.widget(retrain_every=0)
+    assert w.wait_ready(120)  # session.widget() shows at once and prepares the first item in the background
     shown = w.item["id"]
     res["key_did_something"] = bool(w.handle_key("1"))
     res["after_key"] = {"n_labels": s.n_labels, "shown": str(shown),
