@@ -18,6 +18,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 
 from ._labelstate import LabelState
 from ._proba import predict_proba_full
@@ -465,7 +466,10 @@ class Session:
             self.project_store.add_round(record)
             fitted = Fitted(model, self._version + 1, self._calibrate(model, snap))
             self._fitted, self._version, self.last_error = fitted, self._version + 1, None
-            self._history.loc[len(self._history)] = [record[c] for c in HISTORY_COLUMNS]
+            row = pd.DataFrame([[record[c] for c in HISTORY_COLUMNS]], columns=HISTORY_COLUMNS)
+            row = row.astype(self._history.dtypes.to_dict())
+            # a new frame, swapped in: readers in other threads (the widget) never see one half-grown
+            self._history = row if self._history.empty else pd.concat([self._history, row], ignore_index=True)
             self._queue.invalidate()
         self.notify("on_retrain_end", record=record)
         return record
