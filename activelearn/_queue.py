@@ -159,25 +159,27 @@ class _WorkQueue:
     def __init__(self, session):
         self.session = session
         self.query = None
+        self._first = []  # undone items, offered before any ranking (kept across a retrain)
 
     def invalidate(self):
-        """Forget the ranking (a retrain made it stale)."""
+        """Forget the ranking (a retrain made it stale); undone items stay first."""
         self.query = None
 
     def put_first(self, item_id):
-        """Offer ``item_id`` next (an undone label's item)."""
-        if self.query is not None:
-            self.query.item_ids = [item_id] + [i for i in self.query.item_ids if i != item_id]
+        """Offer ``item_id`` next (an undone label's item), whatever ranking comes next."""
+        self._first = [item_id] + [i for i in self._first if i != item_id]
 
     def next(self, n, want):
         """The next ``n`` open items; ranks (and takes) ``want`` more when the current ranking runs short."""
         s = self.session
+        first = self._first = [i for i in self._first if s.is_open(i)]
         if self.query is not None:
-            ids = [i for i in self.query.item_ids if s.is_open(i)]
+            ids = first + [i for i in self.query.item_ids if i not in first and s.is_open(i)]
             if len(ids) >= n:
                 self.query.item_ids = ids
                 return ids[:n]
-        self.query = self._take(want)
+        self.query = self._take(want)  # a fresh ranking (only set-aside items may be left in it)
+        self.query.item_ids = first + [i for i in self.query.item_ids if i not in first]
         return list(self.query.item_ids[:n])
 
     def _rank(self, n, exclude=(), model_free=False):

@@ -535,3 +535,14 @@ def test_the_session_tells_callbacks_what_changed_and_refresh_reads_other_sessio
     assert seen[-1] == [theirs] and ann.n_labels == 2
     ann.refresh()
     assert len(seen) == 2  # nothing new, nothing told
+
+
+@pytest.mark.parametrize("store", ["memory", "file"])
+def test_an_undone_item_comes_first_even_after_a_retrain(session_factory, store, tmp_path):
+    s = session_factory(strategy="random", store=":memory:" if store == "memory" else tmp_path / "u.db")
+    batch = s.next_batch()
+    label_batch(s, batch[:3])  # the rest of the batch stays handed out (leased, on a file store)
+    s.retrain()  # the ranking is forgotten here; the undone item must still come first
+    undone = s.undo()["item_id"]
+    assert undone == batch[2] and s.next_batch()[0] == undone
+    assert s.next_offer().item_id == undone

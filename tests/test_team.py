@@ -171,9 +171,11 @@ def test_fleiss_kappa_matches_the_textbook_formula(tmp_path):
     assert got["method"] == "fleiss" and got["kappa"] == pytest.approx((p_i - p_e) / (1 - p_e))
 
 
-def _annotator(url, name, out_q):
+def _annotator(url, name, out_q, start=None):
     ds = pool_dataset()
     s = _session(url, name, trainer=(name == "a0"), lease_seconds=60)
+    if start is not None:  # everyone starts labeling together: a slow process start-up is not a lack of work
+        start.wait(timeout=120)
     done, conflicts, empty = [], 0, 0
     while empty < 3:
         ids = s.next_batch()
@@ -197,7 +199,8 @@ def test_four_annotator_processes_label_500_items_exactly_once(team_store_url):
     _session(team_store_url, "setup", lease_seconds=60).close()
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    procs = [ctx.Process(target=_annotator, args=(team_store_url, f"a{k}", q)) for k in range(4)]
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_annotator, args=(team_store_url, f"a{k}", q, start)) for k in range(4)]
     for p in procs:
         p.start()
     results = [q.get(timeout=300) for _ in procs]
