@@ -185,7 +185,7 @@ class _WorkQueue:
     def _rank(self, n, exclude=(), model_free=False):
         s = self.session
         pool = s._open_pool(exclude)
-        labeled, y = s._state.training_set() if s._state is not None else (np.empty(0, int), np.empty(0, int))
+        labeled, y = s._state.training_set()
         return s._ranker.rank(s._fitted, pool, labeled, y, n, model_free=model_free)
 
     def release_all(self):
