@@ -159,34 +159,92 @@ class _WorkQueue:
     def __init__(self, session):
         self.session = session
         self.query = None
+        self.served = None  # the Query behind the last next() call's items (kept when invalidated)
+        self._ahead = None  # a ranking made ahead (rank_ahead), handed out after the current one
+        self._generation = 0  # bumped by invalidate(): a ranking begun before it is not kept
         self._first = []  # undone items, offered before any ranking (kept across a retrain)
 
     def invalidate(self):
-        """Forget the ranking (a retrain made it stale); undone items stay first."""
-        self.query = None
+        """Forget the ranking (a retrain made it stale); undone items stay first.
+
+        May run in the retrain's thread while :meth:`next` ranks in another:
+        that ranking still serves its call but is not kept for the next ones.
+        """
+        self.replace(None)
+
+    def replace(self, query):
+        """Make ``query`` (a ranking with a new model, or None) the current one; any ranking ahead is dropped."""
+        self._generation += 1
+        self.query, self._ahead = query, None
 
     def put_first(self, item_id):
         """Offer ``item_id`` next (an undone label's item), whatever ranking comes next."""
         self._first = [item_id] + [i for i in self._first if i != item_id]
 
+    def queued(self):
+        """The open items the current ranking and the one ranked ahead still hold, in order."""
+        s = self.session
+        ids = [i for q in (self.query, self._ahead) if q is not None for i in q.item_ids]
+        return [i for i in dict.fromkeys(ids) if s.is_open(i)]
+
     def next(self, n, want):
         """The next ``n`` open items; ranks (and takes) ``want`` more when the current ranking runs short."""
         s = self.session
         first = self._first = [i for i in self._first if s.is_open(i)]
-        if self.query is not None:
-            ids = first + [i for i in self.query.item_ids if i not in first and s.is_open(i)]
+        query = self.query  # one read: a retrain finishing in another thread may replace it meanwhile
+        if query is not None:
+            ids = first + [i for i in query.item_ids if i not in first and s.is_open(i)]
+            if len(ids) < n and self._ahead is not None:  # the ranking made ahead takes over
+                query, self._ahead = self._ahead, None
+                ids = ids + [i for i in query.item_ids if i not in ids and s.is_open(i)]
+                self.query = query
             if len(ids) >= n:
-                self.query.item_ids = ids
+                query.item_ids = ids
+                self.served = query
                 return ids[:n]
-        self.query = self._take(want)  # a fresh ranking (only set-aside items may be left in it)
-        self.query.item_ids = first + [i for i in self.query.item_ids if i not in first]
-        return list(self.query.item_ids[:n])
+        generation = self._generation
+        query = self._take(want)  # a fresh ranking (only set-aside items may be left in it)
+        query.item_ids = first + [i for i in query.item_ids if i not in first]
+        if generation == self._generation:
+            self.query, self._ahead = query, None
+        self.served = query
+        return list(query.item_ids[:n])
 
-    def _rank(self, n, exclude=(), model_free=False):
+    def rank_ahead(self, want, lock, low):
+        """Rank (and, for a team, take) the next ``want`` items now, so that :meth:`next` need not.
+
+        For a background thread, when fewer than ``low`` open items are
+        queued: nothing is ranked while ``lock`` (the session's queue lock) is
+        held; it is taken only to queue the result after the current ranking.
+
+        Returns
+        -------
+        bool
+            Whether a ranking was made and kept.
+        """
+        queued = self.queued()
+        if self._ahead is not None or len(queued) >= low:
+            return False
+        generation = self._generation
+        query = self._take(want, exclude=queued)
+        with lock:
+            if generation != self._generation or not query.item_ids:
+                return False  # a retrain replaced the ranking meanwhile (or nothing was left to rank)
+            if self.query is None:
+                self.query = query
+            else:
+                self._ahead = query
+        return True
+
+    def ranked_with(self, fitted, want):
+        """A ranking (for a team: taken) with ``fitted``, a retrain's model not yet in use; see :meth:`replace`."""
+        return self._take(want, fitted=fitted)
+
+    def _rank(self, n, exclude=(), model_free=False, fitted=None):
         s = self.session
         pool = s._open_pool(exclude)
         labeled, y = s._state.training_set()
-        return s._ranker.rank(s._fitted, pool, labeled, y, n, model_free=model_free)
+        return s._ranker.rank(s._fitted if fitted is None else fitted, pool, labeled, y, n, model_free=model_free)
 
     def release_all(self):
         """Give back what this queue holds in the store (nothing for a solo queue)."""
@@ -195,8 +253,8 @@ class _WorkQueue:
 class SoloQueue(_WorkQueue):
     """A private store: rank exactly the items wanted; nothing to lease or publish."""
 
-    def _take(self, want):
-        return self._rank(want)
+    def _take(self, want, exclude=(), fitted=None):
+        return self._rank(want, exclude=exclude, fitted=fitted)
 
 
 class TeamQueue(_WorkQueue):
@@ -206,20 +264,25 @@ class TeamQueue(_WorkQueue):
         super().__init__(session)
         self.project = project_store
 
-    def _take(self, want):
+    def _take(self, want, exclude=(), fitted=None):
         s = self.session
         me = s.holder
         query = Query([], s.strategy_name, s.model_version, 0.0)
         got = []
+        # A claim renews this annotator's own leases first; items queued already (exclude) come back and are
+        # dropped below, so claim that many more.
+        queued = {str(i) for i in exclude}
+        n_claim = want + len(queued)
         for _ in range(3):  # others may claim the same candidates at the same moment: rank again
             busy, team = self.project.team_view(me)
+            busy = set(busy) | queued
             extra = [s.dataset.item_id(p) for p in s._state.needing_more(me)
                      if str(s.dataset.item_id(p)) not in busy]
             if s.trainer:
                 # Rank enough for everyone active (each gets a batch), not just for this annotator.
-                query = self._rank(want * len(team), exclude=busy)
-                got = self.project.publish_and_claim(me, query.item_ids, want, query.model_version, query.strategy,
-                                                     first=extra)
+                query = self._rank(want * len(team), exclude=busy, fitted=fitted)
+                got = self.project.publish_and_claim(me, query.item_ids, n_claim, query.model_version,
+                                                     query.strategy, first=extra)
             else:
                 ranked, version = self.project.ranking()
                 ranked = [i for i in ranked if i not in busy]
@@ -227,7 +290,8 @@ class TeamQueue(_WorkQueue):
                 ranked = [i for i in ranked if s.is_open(i)]
                 query = (Query(ranked, "published", version or 0, 0.0) if ranked
                          else self._rank(want, exclude=busy, model_free=True))
-                got = self.project.claim(me, extra + list(query.item_ids), want)
+                got = self.project.claim(me, extra + list(query.item_ids), n_claim)
+            got = [i for i in got if str(i) not in queued]
             if got or not (extra or query.item_ids):
                 break
         query.item_ids = s._own_ids(got)

@@ -155,6 +155,8 @@ class Session:
         self._private = self._owns_store and self.store.url == "sqlite://"  # no other session can see this store
         self._queue = SoloQueue(self) if self._private else TeamQueue(self, self.project_store)
         self._background = BackgroundTrainer(self.retrain)
+        #: Whether :meth:`retrain` also ranks the pool with the new model (the widget sets it; see rank_ahead).
+        self.rank_on_retrain = False
         self._sync(force=True)
         rounds = self.project_store.rounds()
         self._history = rounds[HISTORY_COLUMNS].reset_index(drop=True)
@@ -189,7 +191,7 @@ class Session:
     audit_mask = property(lambda self: self._state.audit, doc="Items whose labels are audit labels.")
     labeled_mask = property(lambda self: self._state.labeled, doc="Items with a resolved label.")
     n_labels = property(lambda self: int(self._state.labeled.sum()), doc="Labeled items.")
-    last_query = property(lambda self: self._queue.query, doc="The Query behind next_batch's items.")
+    last_query = property(lambda self: self._queue.served, doc="The Query behind next_batch's last items.")
     training = property(lambda self: self._background.running, doc="Whether a background retrain runs.")
 
     @property
@@ -271,6 +273,23 @@ class Session:
         for item_id in batch:
             self._shown_at.setdefault(item_id, now)
         return batch
+
+    def rank_ahead(self):
+        """Rank the next batch now if less than half a batch is left, so the next offers need no ranking.
+
+        For a background thread (the widget calls it after each label); a
+        ranking made here is handed out after the current one. Set
+        :attr:`rank_on_retrain` to also rank with each new model inside the
+        retrain, before it is put in use.
+
+        Returns
+        -------
+        bool
+            Whether a ranking was made.
+        """
+        if self.trainer and self._fitted is None and self._restore_model:
+            return False  # the first next_batch() rebuilds the model first
+        return self._queue.rank_ahead(self.batch_size, self._queue_lock, low=max(1, self.batch_size // 2))
 
     def next_audit_item(self):
         """An item drawn uniformly at random from the pool, for the accuracy audit; None if empty.
@@ -465,12 +484,19 @@ class Session:
                                   self.cost(snap.n_labels, snap.labeling_seconds))
             self.project_store.add_round(record)
             fitted = Fitted(model, self._version + 1, self._calibrate(model, snap))
-            self._fitted, self._version, self.last_error = fitted, self._version + 1, None
+            ahead = None
+            if self.rank_on_retrain:  # the new model's ranking, made here: the next offer needs none
+                try:
+                    ahead = self._queue.ranked_with(fitted, self.batch_size)
+                except ActiveLearnError:  # e.g. the store is away: the next offer ranks instead
+                    ahead = None
             row = pd.DataFrame([[record[c] for c in HISTORY_COLUMNS]], columns=HISTORY_COLUMNS)
             row = row.astype(self._history.dtypes.to_dict())
-            # a new frame, swapped in: readers in other threads (the widget) never see one half-grown
-            self._history = row if self._history.empty else pd.concat([self._history, row], ignore_index=True)
-            self._queue.invalidate()
+            with self._queue_lock:  # model and ranking change together
+                self._fitted, self._version, self.last_error = fitted, self._version + 1, None
+                # a new frame, swapped in: readers in other threads (the widget) never see one half-grown
+                self._history = row if self._history.empty else pd.concat([self._history, row], ignore_index=True)
+                self._queue.replace(ahead)
         self.notify("on_retrain_end", record=record)
         return record
 

@@ -525,3 +525,30 @@ def test_title_shows_the_file_name_never_the_class_folder():
 
     assert display_name("2/1371.png") == "1371.png" and display_name(1782) == "1782"
     assert display_name("cats\\7.jpg") == "7.jpg"
+
+
+def test_key_presses_never_wait_for_a_ranking_or_a_retrain(session_factory, blobs):
+    """Rankings run off the key path: the rank-ahead thread ranks the next batch, a retrain ranks with its model."""
+    s = session_factory(batch_size=10)
+    takes, take = [], s._queue._take
+
+    def recorded(*args, **kwargs):
+        takes.append(threading.current_thread().name)
+        return take(*args, **kwargs)
+
+    s._queue._take = recorded
+    w = LabelingWidget(s, retrain_every=10, poll_seconds=0)
+    assert takes == ["MainThread"]  # the first ranking, before anything is shown
+    pressed = []
+    for _ in range(45):
+        meant = true_label(blobs, w.item["id"])
+        press(w, BLOB_KEY[meant], pressed, meant)
+        deadline = time.monotonic() + 10
+        while (s.training or w._ahead.is_set() or len(s._queue.queued()) < 5) and time.monotonic() < deadline:
+            time.sleep(0.01)  # a person takes longer than this between two keys
+    w.wait_for_training()
+    assert stored(s) == pressed
+    assert takes.count("MainThread") == 1, takes  # every later ranking ran in a background thread
+    assert "activelearn-retrain" in takes and "activelearn-widget-rank-ahead" in takes
+    assert s.model_version >= 3 and w.info["model_version"] >= 1
+    w.close()

@@ -155,6 +155,23 @@ def _poll(ref, wake, stop, seconds):
         del w
 
 
+def _rank_ahead(ref, wake, stop):
+    """The rank-ahead thread: after each label, lets the session rank the next batch if this one runs short."""
+    while not stop.is_set():
+        wake.wait()
+        wake.clear()
+        if stop.is_set():
+            return
+        w = ref()
+        if w is None:
+            return
+        try:
+            w.session.rank_ahead()
+        except Exception:  # noqa: BLE001 - the next offer then ranks in the foreground, as without this thread
+            pass
+        del w
+
+
 class LabelingWidget(anywidget.AnyWidget):
     """Label the items a session asks for, with keys or clicks, while it retrains in the background.
 
@@ -226,6 +243,7 @@ class LabelingWidget(anywidget.AnyWidget):
         key_of = {c: k for k, c in self._keys.items()}
         self.class_keys = [key_of.get(c, "") for c in self.classes]
         self._lock = threading.RLock()
+        self._dash_lock = threading.Lock()  # one dashboard redraw at a time
         self._pending = None  # a label the store could not take yet: (item, label, shown id)
         self._retrier = None
         self.retry_seconds = float(retry_seconds)
@@ -246,6 +264,12 @@ class LabelingWidget(anywidget.AnyWidget):
                                                             self.poll_seconds), daemon=True,
                                         name="activelearn-widget-follower")
         self._ready = threading.Event()
+        # Ranking off the key path: the retrain ranks with its new model, and a worker ranks the next batch
+        # while the person labels the last items of this one (Session.rank_ahead).
+        session.rank_on_retrain = True
+        self._ahead = threading.Event()
+        threading.Thread(target=_rank_ahead, args=(weakref.ref(self), self._ahead, self._stop), daemon=True,
+                         name="activelearn-widget-rank-ahead").start()
         if background:
             self.preparing = True
             self.status = "Preparing the pool…"
@@ -259,7 +283,8 @@ class LabelingWidget(anywidget.AnyWidget):
             offer = self._offer()  # the slow part (the first ranking), without holding the widget's lock
             with self._lock:
                 self._set_progress()
-                self._refresh_history()
+                with self._dash_lock:
+                    self._refresh_history()
                 self._advance(offer)
                 if self.status == "Preparing the pool…":
                     self.status = ""
@@ -270,6 +295,7 @@ class LabelingWidget(anywidget.AnyWidget):
         finally:
             self.preparing = False
             self._ready.set()
+            self._ahead.set()
 
     def wait_ready(self, timeout=None):
         """Block until the first item is on screen (with ``background=True``); returns whether it is."""
@@ -279,6 +305,8 @@ class LabelingWidget(anywidget.AnyWidget):
         """Stop following the session, then close the widget."""
         self._stop.set()
         self._wake.set()
+        self._ahead.set()
+        self.session.rank_on_retrain = False
         try:
             self.session.callbacks.remove(self._follower)
         except ValueError:
@@ -374,6 +402,7 @@ class LabelingWidget(anywidget.AnyWidget):
             self._stored(current, title, label)
             self._advance()
             self.latencies.append(time.perf_counter() - start)
+        self._ahead.set()
         self._maybe_retrain()
         return True
 
@@ -458,6 +487,7 @@ class LabelingWidget(anywidget.AnyWidget):
             if self._notice:
                 self._say("", notice=False)
             self._advance()
+        self._ahead.set()
         return True
 
     def undo(self):
@@ -524,7 +554,7 @@ class LabelingWidget(anywidget.AnyWidget):
         if changed:
             self._follow_labels(changed)
         if changed or retrained:
-            with self._lock:
+            with self._dash_lock:  # not the widget's lock: a key press never waits for a redraw
                 self._refresh_history()
 
     def _follow_labels(self, changed):
@@ -664,7 +694,7 @@ class LabelingWidget(anywidget.AnyWidget):
             self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
                       f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
                       notice=False)
-            with self._lock:
+            with self._dash_lock:  # not the widget's lock: a key press meanwhile never waits for the redraw
                 self._refresh_history()
         self.training = False
 
