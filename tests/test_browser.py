@@ -308,8 +308,46 @@ def test_label_in_jupyterlab_with_keys_and_clicks_then_resume(tmp_path, digits_y
         page.wait_for_function("(t) => document.querySelector('.al-root:not([data-old]) .al-confirm').textContent"
                                ".includes(t)", arg=f"Changed: {changed}", timeout=15_000)
         settle(page)
-        assert dict(store_labels(db)) == {**dict(expected), changed: new}
+        labels_now = {**dict(expected), changed: new}
+        assert dict(store_labels(db)) == labels_now
         assert text(page, ".al-error") == ""
+
+        # Review mode (r): the label just changed to a wrong digit comes up as a suspect with the model's
+        # suggestion; pressing the digit shown replaces it, k keeps a label; the store follows exactly.
+        assert new != digit(changed)
+        review_open = ("() => { const r = document.querySelector('.al-root:not([data-old])');"
+                       " const b = r.querySelector('.al-review'); return b && !b.hidden &&"
+                       " (r.querySelector('.al-review-head') !== null || /Review done|Nothing|No label/.test(b.textContent)); }")
+        page.keyboard.press("r")
+        page.wait_for_function(review_open, timeout=120_000)
+        assert "Back to labeling" in text(page, ".al-actions")
+        seen, shot = [], False
+        for _ in range(30):
+            if text(page, ".al-review-head") is None:
+                break
+            item = shown_item(page)
+            wait_image_decoded(page, item)
+            given, truth = labels_now[item], digit(item)
+            assert f"Given: \u2018{given}\u2019" in text(page, ".al-review")
+            assert text(page, ".al-title") == f"review: item {item}"
+            if not shot:  # what a person sees while reviewing, at 1024 px
+                page.screenshot(path=str(screenshot_folder(tmp_path) / "jupyterlab-review-1024-light.png"))
+                shot = True
+            seen.append(item)
+            page.keyboard.press(truth if given != truth else "k")
+            page.wait_for_function(
+                "(item) => { const r = document.querySelector('.al-root:not([data-old])');"
+                " return r.dataset.itemId !== item || r.querySelector('.al-review').hidden; }", arg=item,
+                timeout=30_000)
+            labels_now[item] = truth
+            settle(page, 0.3)
+            assert dict(store_labels(db)) == labels_now
+        assert changed in seen, (changed, seen)  # the wrong label was among the suspects, and is fixed now
+        page.wait_for_function("() => document.querySelector('.al-root:not([data-old]) .al-review').hidden",
+                               timeout=30_000)
+        assert "Review done" in text(page, ".al-status") and text(page, ".al-error") == ""
+        assert dict(store_labels(db))[changed] == digit(changed)
+        assert page.evaluate(CELLS_JS) == cells  # r, k and the digits never reached JupyterLab (r: raw cell)
 
         # Screenshots at 1024 px with the file browser open, light then dark: nothing cut off, text readable.
         for theme in ("light", "dark"):

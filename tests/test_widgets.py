@@ -45,9 +45,9 @@ def test_blob_buttons_show_the_keys_a_person_presses(widget, blobs):
 def test_key_map_numbers_then_letters():
     km = key_map([f"c{i}" for i in range(13)])
     assert list(km)[:11] == list("1234567890a") and km["1"] == "c0" and km["0"] == "c9"
-    assert "s" not in km and "u" not in km
+    assert not {"s", "u", "r", "k"} & set(km)  # skip, undo, review, keep
     many = key_map([f"class {i}" for i in range(40)])
-    assert len(many) == 34 and "class 39" not in many.values()  # the rest are labeled with buttons
+    assert len(many) == 32 and "class 39" not in many.values()  # the rest are labeled with buttons
 
 
 def test_key_map_binds_digit_classes_to_their_own_keys():
@@ -551,4 +551,61 @@ def test_key_presses_never_wait_for_a_ranking_or_a_retrain(session_factory, blob
     assert takes.count("MainThread") == 1, takes  # every later ranking ran in a background thread
     assert "activelearn-retrain" in takes and "activelearn-widget-rank-ahead" in takes
     assert s.model_version >= 3 and w.info["model_version"] >= 1
+    w.close()
+
+
+def test_review_mode_replaces_keeps_and_undoes_doubtful_labels(session_factory, blobs):
+    s = session_factory(annotator="ana")
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    assert w.review_key == "r" and w.handle_key("r") is True and w.mode == "review"
+    assert wait_for(lambda: "text" in w.review and "Nothing to review yet" in w.review["text"])  # no labels yet
+    assert w.handle_key("1", item_id=w.item["id"]) is False and stored(s) == []  # no class key acts without a suspect
+    w.handle_key("r")
+    assert w.mode == "label"
+    pressed, wrong = [], {}
+    for k in range(36):  # a person labels; three of the labels are wrong (the next class's key)
+        meant = true_label(blobs, w.item["id"])
+        if k in (5, 17, 29):
+            given = BLOB_CLASSES[(BLOB_CLASSES.index(meant) + 1) % 3]
+            wrong[w.item["id"]] = (given, meant)
+            meant = given
+        press(w, BLOB_KEY[meant], pressed, meant)
+    assert stored(s) == pressed
+    w.handle_key("r")
+    assert wait_for(lambda: w.review.get("id") or "No label" in w.review.get("text", ""))
+    shown = w.review["id"]
+    assert shown == w.item["id"] and shown in wrong, (w.review, wrong)  # a wrong label comes first
+    given, right = wrong[shown]
+    assert w.review["label"] == given and w.review["suggested"] == right and w.review["annotator"] == "you"
+    assert w.review["position"] == 1 and w.review["total"] >= 3
+    # A class key replaces the label: durable, attributed, and the model retrains on it.
+    assert w.handle_key(BLOB_KEY[right], item_id=shown) is True
+    rows = s.labels().set_index("item_id")
+    assert rows.loc[shown, "label"] == right and rows.loc[shown, "annotator"] == "ana"
+    assert w.confirm == {"id": shown, "title": shown, "label": right, "changed_from": given}
+    assert w.review["id"] != shown and w.review["position"] == 2
+    w.wait_for_training()
+    assert s.model_version == 1 and s.is_reviewed(shown)
+    # Undo takes the replacement back and shows that suspect again.
+    assert w.handle_key("u") is True
+    assert s.labels().set_index("item_id").loc[shown, "label"] == given and w.review["id"] == shown
+    assert not s.is_reviewed(shown) and "has \u2018" + given in w.status
+    # Keep (k) records the review without changing the label; it is not shown again.
+    assert w.handle_key("k", item_id=shown) is True
+    assert s.labels().set_index("item_id").loc[shown, "label"] == given and s.is_reviewed(shown)
+    assert w.confirm["kept"] is True and w.review.get("id") != shown
+    # Reviewing every other suspect (replacing wrong ones) ends the review and labeling goes on.
+    while w.mode == "review" and w.review.get("id"):
+        r = w.review
+        fix = wrong.get(r["id"], (None, r["label"]))[1]
+        assert w.handle_key(BLOB_KEY[fix], item_id=r["id"]) is True
+    w.wait_for_training()
+    assert w.mode == "label" and w.item["id"] and "Review done" in w.status
+    final = dict(stored(s))
+    assert all(final[i] == (wrong[i][0] if i == shown else wrong[i][1]) for i in wrong)  # the kept one kept
+    assert sum(final[i] != true_label(blobs, i) for i in final) == 1
+    before = len(stored(s))
+    meant = true_label(blobs, w.item["id"])
+    press(w, BLOB_KEY[meant], pressed, meant)  # labeling works as before
+    assert len(stored(s)) == before + 1
     w.close()

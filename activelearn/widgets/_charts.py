@@ -17,7 +17,9 @@ __all__ = ["accuracy_chart"]
 _INK = "#0a0b0c"  # sentinel for text, axes, ticks: becomes currentColor
 _CURVE = "#0c0b0a"  # sentinel for the data: becomes the theme's brand colour
 _TARGET = "#0b0c0a"  # sentinel for the target line: becomes the theme's warning colour
-_SWAPS = {_INK: "currentColor", _CURVE: "var(--jp-brand-color1, #1976d2)", _TARGET: "var(--jp-warn-color0, #e65100)"}
+_BASE = "#0a0c0b"  # sentinel for the random-sampling baseline: becomes the theme's secondary text colour
+_SWAPS = {_INK: "currentColor", _CURVE: "var(--jp-brand-color1, #1976d2)", _TARGET: "var(--jp-warn-color0, #e65100)",
+          _BASE: "var(--jp-ui-font-color2, #757575)"}
 _LOCK = threading.Lock()  # rc_context touches matplotlib's global rcParams
 
 
@@ -38,7 +40,7 @@ def _svg(fig):
 
 
 def accuracy_chart(x, accuracy, low=None, high=None, *, xlabel, title, target=None, projection=None,
-                   xmax_hint=None, width=3.6, height=2.5):
+                   xmax_hint=None, width=3.6, height=2.5, baseline=None, band=None, label=None):
     """Accuracy (%) against ``x`` as an inline SVG string.
 
     Parameters
@@ -55,6 +57,13 @@ def accuracy_chart(x, accuracy, low=None, high=None, *, xlabel, title, target=No
         Where the fitted curve reaches the target: a dotted segment from the last point.
     xmax_hint : float, optional
         Keeps a lone first point away from the edge.
+    baseline : dict, optional
+        A second curve with ``x, accuracy, low, high, label`` (the random-sampling baseline), drawn dashed in
+        a muted colour with its band; a legend then names both curves.
+    band : dict, optional
+        A projection ahead with ``x, accuracy, low, high`` (the stopping advisor's): a dotted line in a band.
+    label : str, optional
+        The main curve's legend entry (with ``baseline``).
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator, PercentFormatter
@@ -80,10 +89,28 @@ def accuracy_chart(x, accuracy, low=None, high=None, *, xlabel, title, target=No
     elif low is not None and high is not None and len(x) == 1 and np.isfinite(low[0]) and np.isfinite(high[0]):
         ax.errorbar(x, acc, yerr=[[acc[0] - 100 * low[0]], [100 * high[0] - acc[0]]], color=_CURVE, capsize=3,
                     linewidth=1)
-    line, = ax.plot(x, acc, color=_CURVE, marker="o", markersize=3.5, linewidth=1.8)
+    line, = ax.plot(x, acc, color=_CURVE, marker="o", markersize=3.5, linewidth=1.8, label=label or "accuracy")
     line.set_gid("al-curve")
     xmax = max([*x[np.isfinite(x)], xmax_hint or 0.0]) or 1.0
     ymin = min([50.0, *(acc[np.isfinite(acc)] - 5)])
+    for extra, style in ((baseline, dict(color=_BASE, linestyle="--", marker="s", markersize=2.5, linewidth=1.3)),
+                         (band, dict(color=_CURVE, linestyle=":", linewidth=1.2))):
+        if extra is None or not len(extra["x"]):
+            continue
+        bx, by = np.asarray(extra["x"], dtype=float), 100 * np.asarray(extra["accuracy"], dtype=float)
+        blo = 100 * np.asarray(extra.get("low", by / 100), dtype=float)
+        bhi = 100 * np.asarray(extra.get("high", by / 100), dtype=float)
+        ok = np.isfinite(bx) & np.isfinite(by)
+        if not ok.any():
+            continue
+        fill = ok & np.isfinite(blo) & np.isfinite(bhi)
+        if fill.sum() > 1:
+            ax.fill_between(bx[fill], blo[fill], bhi[fill], color=style["color"], alpha=0.1, linewidth=0)
+        ax.plot(bx[ok], by[ok], label=extra.get("label"), **style)
+        xmax = max(xmax, float(bx[ok].max()))
+        ymin = min(ymin, float(np.nanmin(np.where(fill, blo, by)[ok])) - 2)
+    if baseline is not None and len(baseline["x"]):
+        ax.legend(loc="lower right", fontsize=7, frameon=False, labelcolor=_INK)
     if target is not None:
         ax.axhline(100 * target, color=_TARGET, linestyle="--", linewidth=1)
         ax.annotate(f"target {100 * target:.0f}%", (0, 100 * target), xycoords=("axes fraction", "data"),

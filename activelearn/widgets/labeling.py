@@ -28,7 +28,9 @@ __all__ = ["LabelingWidget", "key_map"]
 _STATIC = Path(__file__).parent / "static"
 SKIP_KEYS = ("s", "ArrowRight")
 UNDO_KEYS = ("u", "Backspace", "ArrowLeft")
-_CLASS_KEYS = list("1234567890") + [c for c in "abcdefghijklmnopqrtvwxyz"]
+REVIEW_KEY = "r"  # switches between labeling and reviewing doubtful labels (unless a class is named "r")
+KEEP_KEYS = ("k", "Enter")  # in review mode: keep the given label ("k" unless a class is named "k")
+_CLASS_KEYS = list("1234567890") + [c for c in "abcdefghijlmnopqtvwxyz"]  # free keys: never s, u, r, k
 _RESERVED = set(SKIP_KEYS) | set(UNDO_KEYS)
 
 
@@ -207,6 +209,14 @@ class LabelingWidget(anywidget.AnyWidget):
     ``s`` or Right skips; ``u``, Backspace or Left undoes this person's last
     label. They work once the widget has been clicked, wherever the mouse is,
     and do not reach JupyterLab's shortcuts while the widget has focus.
+
+    Review mode (``r`` or the "Review labels" button): the view shows the
+    labels most likely wrong (:meth:`Session.suspects`: flagged by cleanlab, or
+    a model trained without the label suggests another class), one at a time, with the model's suggestion; a class key
+    replaces the label (:meth:`Session.relabel`: durable, attributed,
+    undoable, and the model retrains on it), ``k`` or Enter keeps it
+    (:meth:`Session.keep_label`), ``s`` skips it, ``u`` undoes, ``r`` goes
+    back to labeling.
     """
 
     _esm = _STATIC / "labeling.js"
@@ -227,6 +237,9 @@ class LabelingWidget(anywidget.AnyWidget):
     stats = traitlets.Dict().tag(sync=True)
     dashboard = traitlets.Dict().tag(sync=True)
     charts = traitlets.Dict().tag(sync=True)
+    mode = traitlets.Unicode("label").tag(sync=True)  # "label" or "review"
+    review = traitlets.Dict().tag(sync=True)  # the suspect on screen (or a sentence while there is none)
+    review_key = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session, retrain_every=10, target=0.95, budget=None, retry_seconds=2.0, background=False,
                  poll_seconds=2.0, n_recent=6, **kwargs):
@@ -242,6 +255,9 @@ class LabelingWidget(anywidget.AnyWidget):
         self.classes = session.dataset.class_names
         key_of = {c: k for k, c in self._keys.items()}
         self.class_keys = [key_of.get(c, "") for c in self.classes]
+        self.review_key = REVIEW_KEY if REVIEW_KEY not in self._keys else ""
+        self._keep_keys = [k for k in KEEP_KEYS if k not in self._keys]
+        self._suspects, self._suspect_rows, self._n_reviewed, self._n_suspects = [], {}, 0, 0
         self._lock = threading.RLock()
         self._dash_lock = threading.Lock()  # one dashboard redraw at a time
         self._pending = None  # a label the store could not take yet: (item, label, shown id)
@@ -329,6 +345,10 @@ class LabelingWidget(anywidget.AnyWidget):
             self.change_label(content.get("item_id"), content.get("label"))
         elif kind == "retrain":
             self.retrain_in_background()
+        elif kind == "mode":
+            self.toggle_review()
+        elif kind == "keep":
+            self.keep(item_id=item_id)
 
     def handle_key(self, key, item_id=None):
         """What a key press does: pick a class, skip, or undo. Unknown keys do nothing.
@@ -338,6 +358,18 @@ class LabelingWidget(anywidget.AnyWidget):
         bool
             Whether the key did something.
         """
+        if key == self.review_key and key:
+            return self.toggle_review()
+        if self.mode == "review":
+            if key in self._keys:
+                return self.replace_label(self._keys[key], item_id=item_id)
+            if key in self._keep_keys:
+                return self.keep(item_id=item_id)
+            if key in SKIP_KEYS:
+                return self.skip(item_id=item_id)
+            if key in UNDO_KEYS:
+                return self.undo()
+            return False
         if key in self._keys:
             return self.submit(self._keys[key], item_id=item_id)
         if key in SKIP_KEYS:
@@ -473,10 +505,15 @@ class LabelingWidget(anywidget.AnyWidget):
         return True
 
     def skip(self, item_id=None):
-        """Skip the current item (it comes back only when nothing else is left)."""
+        """Skip the current item (it comes back only when nothing else is left; in review mode: the next suspect)."""
         with self._lock:
             if not self.item.get("id") or not self._is_current(item_id):
                 return False
+            if self.mode == "review":
+                if not self.review.get("id"):
+                    return False
+                self._show_suspect()
+                return True
             try:
                 with self._Own(self):
                     self.session.skip(self._item_key(self.item["id"]))
@@ -503,12 +540,157 @@ class LabelingWidget(anywidget.AnyWidget):
                 self._say("Nothing to undo: you have no labels left to take back.")
                 return False
             self.error = ""
-            title = display_name(undone["item_id"])
-            self._say(f"Undid \u2018{undone['label']}\u2019 for {title}; it is shown again.")
-            self.recent = [e for e in self.recent if e["id"] != str(undone["item_id"])]
-            if self.confirm.get("id") == str(undone["item_id"]):
+            shown = str(undone["item_id"])
+            title, label = display_name(undone["item_id"]), undone["label"]
+            restored = undone.get("restored") or []
+            reviewed = undone.get("kind") == "kept" or bool(restored)
+            if undone.get("kind") == "kept":
+                self._say(f"Undid keeping \u2018{label}\u2019 for {title}: it is to be reviewed again.")
+            elif restored:
+                self._say(f"Undid the change to \u2018{label}\u2019 for {title}: it has "
+                          f"\u2018{restored[-1]}\u2019 again.")
+            else:
+                self._say(f"Undid \u2018{label}\u2019 for {title}; it is shown again.")
+            if restored:
+                self.recent = [{**e, "label": restored[-1]} if e["id"] == shown else e for e in self.recent]
+            elif undone.get("kind") != "kept":
+                self.recent = [e for e in self.recent if e["id"] != shown]
+            if self.confirm.get("id") == shown:
                 self.confirm = {}
-            self._advance()
+            if self.mode == "review":
+                if reviewed and shown in self._suspect_rows:  # that suspect is reviewed again, now
+                    on_screen = self.review.get("id")
+                    if on_screen in self._suspect_rows and on_screen != shown:  # ... then the one on screen
+                        self._suspects.insert(0, self._suspect_rows[on_screen])
+                        self._n_reviewed = max(0, self._n_reviewed - 1)
+                    self._suspects.insert(0, self._suspect_rows[shown])
+                    self._n_reviewed = max(0, self._n_reviewed - 1)
+                    self._show_suspect()
+            elif not reviewed:
+                self._advance()
+        return True
+
+    # -- review mode ----------------------------------------------------------
+    def toggle_review(self):
+        """Switch between labeling new items and reviewing the labels most likely wrong.
+
+        Returns
+        -------
+        bool
+            Whether the mode changed.
+        """
+        with self._lock:
+            if self.mode == "review":
+                self.mode, self.review, self._suspects = "label", {}, []
+                self._advance()  # the item that was on screen is still first in the queue
+                return True
+            if self._pending is not None or self.preparing:
+                self._say("Review needs the label on screen saved first; try again in a moment.")
+                return False
+            self.mode = "review"
+            self.review = {"text": "Looking for labels that may be wrong (a model is trained without each one)…"}
+        threading.Thread(target=self._load_suspects, daemon=True, name="activelearn-widget-suspects").start()
+        return True
+
+    def _load_suspects(self):
+        s = self.session
+        try:
+            table = s.suspects()
+        except ActiveLearnError:
+            with self._lock:
+                if self.mode == "review":
+                    self.review = {"text": "Nothing to review yet: a label can be checked once every labeled class "
+                                           "has at least 2 labels and 2 classes have labels. Press r (or Back to "
+                                           "labeling) to label more."}
+            return
+        except Exception:  # noqa: BLE001 - a person sees a sentence, never a traceback
+            with self._lock:
+                if self.mode == "review":
+                    self.review = {"text": "The review could not be computed; your labels are unchanged. "
+                                           "Press r to go back to labeling."}
+            return
+        # Flagged by cleanlab, or a model trained without the label suggests another class; most doubtful first.
+        flagged = table[table["issue"].astype(bool) | (table["suggested"].astype(str) != table["label"].astype(str))]
+        rows = [{"id": str(r.item_id), "key": r.item_id, "label": str(r.label), "suggested": str(r.suggested),
+                 "score": float(r.score), "annotator": str(r.annotator)} for r in flagged.itertuples()]
+        with self._lock:
+            if self.mode != "review":
+                return
+            self._suspects = rows
+            self._suspect_rows = {r["id"]: r for r in rows}
+            self._n_reviewed, self._n_suspects = 0, len(rows)
+            if not rows:
+                self.review = {"text": f"No label looks wrong: a model trained without each of the {len(table)} "
+                                       "labels not yet reviewed agrees with it, or the disagreement is within what "
+                                       "its confidence allows. Press r to go back to labeling."}
+                return
+            self._show_suspect()
+
+    def _show_suspect(self):
+        """Show the next suspect whose label is still the one flagged (and not reviewed meanwhile)."""
+        s = self.session
+        while self._suspects:
+            row = self._suspects.pop(0)
+            pos = s.dataset.position(row["key"])
+            y = s.y_labeled[pos]
+            if y < 0 or s.dataset.class_names[y] != row["label"] or s.is_reviewed(row["key"]):
+                continue  # undone, changed or reviewed elsewhere since the table was made
+            self._n_reviewed += 1
+            who = row["annotator"]
+            who = "a simulation" if who == "simulated" else ("you" if who == s.holder else who)
+            self.item = _item_payload(s.dataset, row["key"])
+            self.review = {"id": row["id"], "title": self.item["title"], "label": row["label"],
+                           "suggested": row["suggested"], "annotator": who, "score": row["score"],
+                           "position": self._n_reviewed, "total": self._n_suspects,
+                           "why": (f"A model trained without this label predicts \u2018{row['suggested']}\u2019; "
+                                   f"cleanlab rates the given label's quality {row['score']:.2f} (0 to 1, lowest "
+                                   "first). Among all labels, this is one of the most likely to be wrong.")}
+            s.record_shown(row["key"])
+            return
+        done = self._n_suspects
+        self.mode, self.review = "label", {}
+        self._advance()
+        self._say(f"Review done: all {done} doubtful label{'s' if done != 1 else ''} checked. Back to labeling.")
+
+    def keep(self, item_id=None):
+        """Review mode: keep the given label of the suspect on screen (recorded; it is not shown again)."""
+        with self._lock:
+            r = self.review
+            if self.mode != "review" or not r.get("id") or not self._is_current(item_id):
+                return False
+            try:
+                with self._Own(self):
+                    self.session.keep_label(self._item_key(r["id"]))
+            except ActiveLearnError as exc:
+                self.error = plain_error(exc, "Not recorded")
+                return False
+            self.error = ""
+            self.confirm = {"id": r["id"], "title": r["title"], "label": r["label"], "kept": True}
+            self._show_suspect()
+        return True
+
+    def replace_label(self, label, item_id=None):
+        """Review mode: replace the suspect's label with ``label`` (durable, undoable); the model retrains on it."""
+        label = str(label)
+        with self._lock:
+            r = self.review
+            if self.mode != "review" or not r.get("id") or not self._is_current(item_id):
+                return False
+            if label == r["label"]:
+                return self.keep(item_id=item_id)
+            try:
+                with self._Own(self):
+                    self.session.relabel(self._item_key(r["id"]), label)
+            except ActiveLearnError as exc:
+                self.error = plain_error(exc, "The label was not changed")
+                return False
+            self.error = ""
+            self.confirm = {"id": r["id"], "title": r["title"], "label": label, "changed_from": r["label"]}
+            entry = {"id": r["id"], "title": r["title"], "label": label}
+            self.recent = ([entry] + [e for e in self.recent if e["id"] != r["id"]])[:self.n_recent]
+            self._show_suspect()
+        if self.session.trainer and not self.session.training:
+            self.retrain_in_background()  # the model learns the corrected label now
         return True
 
     def _item_key(self, shown_id):
@@ -560,6 +742,9 @@ class LabelingWidget(anywidget.AnyWidget):
     def _follow_labels(self, changed):
         s = self.session
         with self._lock:
+            if self.mode == "review":  # the suspect on screen is checked when it is acted on
+                self._set_progress()
+                return
             current = self.item.get("id")
             if current is not None and current in changed and self._pending is None:
                 key = self._item_key(current)
@@ -691,9 +876,10 @@ class LabelingWidget(anywidget.AnyWidget):
         else:
             self.error = ""
             acc = row["accuracy"]
-            self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
-                      f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
-                      notice=False)
+            if not self._notice:  # a notice the person has not acted on yet stays (the dashboard shows the model)
+                self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
+                          f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
+                          notice=False)
             with self._dash_lock:  # not the widget's lock: a key press meanwhile never waits for the redraw
                 self._refresh_history()
         self.training = False

@@ -25,6 +25,7 @@ function render({ model, el }) {
   const buttons = h("div", { class: "al-buttons" });
   const actions = h("div", { class: "al-actions" });
   const confirm = h("div", { class: "al-confirm", "aria-live": "polite" });
+  const reviewBox = h("div", { class: "al-review", hidden: "" });
   const recent = h("div", { class: "al-recent" });
   const picker = h("div", { class: "al-picker", hidden: "" });
   const status = h("div", { class: "al-status", "aria-live": "polite" });
@@ -32,7 +33,8 @@ function render({ model, el }) {
   const info = h("div", { class: "al-info al-card" });
   const dash = h("div", { class: "al-dashboard al-card" });
   const main = h("section", { class: "al-main al-card" },
-    h("header", { class: "al-head" }, title, progressText), bar, itemBox, buttons, actions, confirm, recent, picker,
+    h("header", { class: "al-head" }, title, progressText), bar, reviewBox, itemBox, buttons, actions, confirm, recent,
+    picker,
     status, error);
   root.append(h("div", { class: "al-grid" }, main, h("aside", { class: "al-side" }, info, dash)));
   el.append(root);
@@ -73,10 +75,38 @@ function render({ model, el }) {
       buttons.append(h("button", { class: "al-btn", "data-label": c, title: keys[i] ? `key ${keys[i]}` : c,
         onclick: () => send({ type: "label", label: c }) }, ...hint, c));
     });
+    const reviewing = model.get("mode") === "review";
+    const toggle = h("button", { class: "al-btn al-mode", onclick: () => send({ type: "mode" }) },
+      ...(model.get("review_key") ? [h("kbd", {}, model.get("review_key")), " "] : []),
+      reviewing ? "Back to labeling" : "Review labels");
     actions.replaceChildren(
+      ...(reviewing ? [h("button", { class: "al-btn al-keep", onclick: () => send({ type: "keep" }) },
+        h("kbd", {}, "k"), " Keep label")] : []),
       h("button", { class: "al-btn al-skip", onclick: () => send({ type: "skip" }) }, h("kbd", {}, "s"), " Skip"),
       h("button", { class: "al-btn al-undo", onclick: () => send({ type: "undo" }) }, h("kbd", {}, "u"), " Undo"),
-      h("button", { class: "al-btn al-retrain", onclick: () => model.send({ type: "retrain" }) }, "Retrain now"),
+      toggle,
+      ...(reviewing ? [] : [h("button", { class: "al-btn al-retrain", onclick: () => model.send({ type: "retrain" }) },
+        "Retrain now")]),
+    );
+  }
+
+  function drawReview() {
+    const r = model.get("review") || {};
+    const reviewing = model.get("mode") === "review";
+    root.classList.toggle("al-reviewing", reviewing);
+    drawButtons();
+    if (!reviewing || !r.id) {
+      reviewBox.hidden = !reviewing;
+      reviewBox.replaceChildren(reviewing ? h("span", {}, r.text || "") : "");
+      return;
+    }
+    reviewBox.hidden = false;
+    reviewBox.replaceChildren(
+      h("div", { class: "al-review-head" }, `Reviewing label ${r.position} of ${r.total}`),
+      h("div", {}, "Given: ", h("b", { class: "al-given" }, q(r.label)), r.annotator ? ` by ${r.annotator}` : "",
+        " · the model, trained without it, suggests ", h("b", { class: "al-suggested" }, q(r.suggested))),
+      h("div", { class: "al-small al-muted" },
+        "Press the right class's key (or click it) to replace the label, k to keep it, s to skip."),
     );
   }
 
@@ -111,7 +141,7 @@ function render({ model, el }) {
   function drawItem() {
     const item = model.get("item") || {};
     root.dataset.itemId = item.id || "";
-    title.textContent = item.id ? `item ${item.title}` : "";
+    title.textContent = item.id ? `${model.get("mode") === "review" ? "review: " : ""}item ${item.title}` : "";
     title.title = item.id ? item.title : "";
     if (!item.id) {
       if (model.get("preparing")) drawPreparing();
@@ -182,6 +212,15 @@ function render({ model, el }) {
           " (no percentage: not enough held-out or audit items to check the model's confidence yet)"));
     }
     const why = i.why || {};
+    const r = model.get("review") || {};
+    if (model.get("mode") === "review" && r.id) {
+      info.replaceChildren(
+        h("div", { class: "al-label" }, "Given label"), h("div", { class: "al-guesses" }, q(r.label)),
+        h("div", { class: "al-label" }, "Model suggests"), h("div", { class: "al-guesses" }, q(r.suggested)),
+        h("div", { class: "al-label" }, "Why this label is shown"), h("div", { class: "al-why" }, r.why || "–"),
+      );
+      return;
+    }
     info.replaceChildren(
       h("div", { class: "al-label" }, "Model's guess"), h("div", { class: "al-guesses" }, guess),
       h("div", { class: "al-label" }, "Why this item"), h("div", { class: "al-why" }, why.text || "–"),
@@ -195,9 +234,10 @@ function render({ model, el }) {
     if (!c.id) { confirm.replaceChildren(); return; }
     confirm.replaceChildren(
       h("span", { class: "al-check" }, "\u2713 "),
-      c.changed_from
-        ? `Changed: ${c.title} ${q(c.changed_from)} \u2192 ${q(c.label)} (stored)`
-        : `Stored: ${c.title} \u2192 ${q(c.label)}`);
+      c.kept ? `Kept: ${c.title} ${q(c.label)} (stored)`
+        : c.changed_from
+          ? `Changed: ${c.title} ${q(c.changed_from)} \u2192 ${q(c.label)} (stored)`
+          : `Stored: ${c.title} \u2192 ${q(c.label)}`);
   }
 
   function openPicker(entry) {
@@ -208,10 +248,11 @@ function render({ model, el }) {
         "data-label": c, onclick: (e) => {
           e.stopPropagation();
           picker.hidden = true;
+          root.focus({ preventScroll: true });  // the clicked button is hidden now: keys stay with the widget
           if (c !== entry.label) model.send({ type: "change", item_id: entry.id, label: c });
         } }, c)),
-      h("button", { class: "al-btn al-mini al-cancel", onclick: (e) => { e.stopPropagation(); picker.hidden = true; } },
-        "Cancel"),
+      h("button", { class: "al-btn al-mini al-cancel", onclick: (e) => {
+        e.stopPropagation(); picker.hidden = true; root.focus({ preventScroll: true }); } }, "Cancel"),
     );
     picker.dataset.item = entry.id;
     picker.hidden = false;
@@ -222,7 +263,8 @@ function render({ model, el }) {
     if (!entries.length) { recent.replaceChildren(); picker.hidden = true; return; }
     recent.replaceChildren(h("span", { class: "al-small al-muted" }, "Recent (click to change): "),
       ...entries.map((e) => h("button", { class: "al-chip", "data-item": e.id, title: `Change the label of ${e.title}`,
-        onclick: (ev) => { ev.stopPropagation(); openPicker(e); } }, `${e.title} \u2192 ${e.label}`)));
+        onclick: (ev) => { ev.stopPropagation(); root.focus({ preventScroll: true }); openPicker(e); } },
+        `${e.title} \u2192 ${e.label}`)));
     if (!picker.hidden && !entries.some((e) => e.id === picker.dataset.item)) picker.hidden = true;
   }
 
@@ -263,6 +305,7 @@ function render({ model, el }) {
   drawConfirm();
   drawRecent();
   drawDashboard();
+  drawReview();
   drawStatus();
   model.on("change:classes", drawButtons);
   model.on("change:item", drawItem);
@@ -275,6 +318,8 @@ function render({ model, el }) {
   model.on("change:dashboard", drawDashboard);
   model.on("change:charts", drawDashboard);
   model.on("change:status", drawStatus);
+  model.on("change:mode", () => { drawReview(); drawItem(); drawInfo(); });
+  model.on("change:review", () => { drawReview(); drawInfo(); });
   model.on("change:error", drawStatus);
   return () => clearInterval(preparingTimer);
 }
