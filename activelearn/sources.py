@@ -19,6 +19,11 @@ default ``size=(16, 16)``):
 They need no pretrained network, so nothing is downloaded, and with the
 default semi-supervised model they learn from a few labels per class.
 
+With ``features=backbone`` a torch module of yours (a torchvision ResNet whose
+weights you have, say) computes the features instead: in batches, in eval mode,
+without gradients, cached like the handcrafted ones under a key that also holds
+a hash of the backbone's weights, so another backbone never reuses them.
+
 Text features (``from_text``)
 -----------------------------
 384-dimensional sentence embeddings of all-MiniLM-L6-v2, loaded offline from
@@ -157,7 +162,8 @@ class _ImageRenderer:
 
 
 def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=None, cache_dir=None, n_jobs=None,
-                      progress=True):
+                      progress=True, features="handcrafted", transform=None, input_size=224, batch_size=32,
+                      n_threads=None, device="auto"):
     """A dataset of every image under ``path`` (recursively), rendered from disk on demand.
 
     Parameters
@@ -177,7 +183,30 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         Where features are cached (default :func:`default_cache_dir`), keyed by
         the folder's listing (names, sizes, modification times) and ``size``.
     n_jobs : int, optional
-        Processes that decode images (default: the CPU count).
+        Processes that decode images (default: the CPU count); threads with a backbone.
+    features : "handcrafted" or torch.nn.Module
+        ``"handcrafted"``: the features of the module docstring. A torch module:
+        a backbone of yours (for example a torchvision ResNet with your weights
+        and ``model.fc = torch.nn.Identity()``), run in eval mode without
+        gradients on batches of ``batch_size`` images; its output, flattened,
+        is each image's features. Cached like the handcrafted ones, keyed also
+        by the backbone's class, layers and a hash of its ``state_dict``.
+    transform : callable, optional
+        With a backbone: RGB ``PIL.Image`` -> float array or tensor of shape (C, H, W).
+        Default: shorter side to ``input_size * 8 / 7``, centre crop to
+        ``input_size``, scaled to [0, 1] and normalised with the ImageNet mean
+        and standard deviation (what torchvision's ImageNet models expect). A
+        transform is known to the cache by its ``repr`` (or its name for a
+        function): change its name or ``cache_dir`` when you change what it does.
+    input_size : int
+        Side of the default transform's square crop.
+    batch_size : int
+        Images per forward pass of the backbone.
+    n_threads : int, optional
+        torch threads for the backbone (default: every core; restored afterwards).
+    device : str
+        Where the backbone runs: ``"auto"`` (CUDA when present, else CPU),
+        ``"cpu"``, ``"cuda"`` ...; the backbone is moved back afterwards.
 
     Returns
     -------
@@ -202,14 +231,23 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         flat = [r for r in rel if "/" not in r][:3]
         raise InvalidDataError(f"labels='folders' but {flat} are not in a class sub-folder of {str(root)!r}.")
 
+    backbone = _backbone(features)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = _listing_key(root, files, size)
+    if backbone is None:
+        key = _listing_key(root, files, size)
+    else:
+        transform = transform if transform is not None else _ImageNetTransform(int(input_size))
+        key = _listing_key(root, files, f"backbone:{_backbone_id(backbone, transform)}")
     cache_file = cache / "image_features" / f"{key}.npz"
     if cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as f:
             X_all, err_idx, err_msg = f["X"], f["err_idx"], f["err_msg"].tolist()
     else:
-        X_all, err_idx, err_msg = _compute_image_features(files, size, n_jobs, progress)
+        if backbone is None:
+            X_all, err_idx, err_msg = _compute_image_features(files, size, n_jobs, progress)
+        else:
+            X_all, err_idx, err_msg = _compute_backbone_features(files, backbone, transform, batch_size, n_jobs,
+                                                                 n_threads, device, progress)
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp.npz")
         np.savez(tmp, X=X_all, err_idx=err_idx, err_msg=np.asarray(err_msg, dtype=str))
@@ -279,6 +317,156 @@ def _compute_image_features(files, size, n_jobs, progress):
         bar.close()
         if n_jobs > 1 and len(chunks) > 1:
             ex.shutdown()
+    return X, np.asarray(err_idx, dtype=np.int64), err_msg
+
+
+# -- image features from a torch backbone -------------------------------------------------------------------
+_BACKBONE_VERSION = "backbone-v1"
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def _backbone(features):
+    """None for the handcrafted features, the module for a torch backbone; anything else is an error."""
+    if isinstance(features, str) and features == "handcrafted":
+        return None
+    import sys
+
+    torch = sys.modules.get("torch")  # a torch module exists only if torch is loaded
+    if torch is not None and isinstance(features, torch.nn.Module):
+        return features
+    if torch is not None and isinstance(features, type) and issubclass(features, torch.nn.Module):
+        raise InvalidDataError(f"features={features.__qualname__} is a torch module class: pass an instance "
+                               f"with your weights, e.g. features={features.__qualname__}(...).")
+    text = repr(features)
+    raise InvalidDataError(f"features must be 'handcrafted' or a torch.nn.Module backbone (for example a "
+                           f"torchvision ResNet with fc = torch.nn.Identity()), got "
+                           f"{text if len(text) <= 60 else text[:57] + '...'} ({type(features).__qualname__}).")
+
+
+class _ImageNetTransform:
+    """RGB ``PIL.Image`` -> (3, size, size) float32: resize, centre crop, ImageNet normalisation."""
+
+    def __init__(self, size=224):
+        self.size = int(size)
+
+    def __call__(self, image):
+        from PIL import Image
+
+        short = round(self.size * 8 / 7)  # 256 for 224, as torchvision's ImageNet models were evaluated
+        w, h = image.size
+        scale = short / min(w, h)
+        image = image.resize((max(self.size, round(w * scale)), max(self.size, round(h * scale))), Image.BILINEAR)
+        left, top = (image.width - self.size) // 2, (image.height - self.size) // 2
+        image = image.crop((left, top, left + self.size, top + self.size))
+        arr = np.asarray(image, dtype=np.float32) / 255.0
+        return ((arr - _IMAGENET_MEAN) / _IMAGENET_STD).transpose(2, 0, 1)
+
+    def __repr__(self):
+        return f"_ImageNetTransform(size={self.size})"
+
+
+def _callable_id(fn):
+    if hasattr(fn, "__qualname__"):  # functions and methods: their repr holds a memory address
+        return f"{getattr(fn, '__module__', '')}.{fn.__qualname__}"
+    if type(fn).__repr__ is not object.__repr__:
+        return repr(fn)  # e.g. torchvision's Compose lists its steps and their settings
+    return f"{type(fn).__module__}.{type(fn).__qualname__}"
+
+
+def _backbone_id(backbone, transform):
+    """A hash of the backbone's class, layers and weights (``state_dict``) and of the transform."""
+    import torch
+
+    h = hashlib.sha256(f"{_BACKBONE_VERSION}|{type(backbone).__module__}.{type(backbone).__qualname__}|"
+                       f"{_callable_id(transform)}|{backbone!r}".encode())
+    for k, v in backbone.state_dict().items():
+        h.update(k.encode())
+        if torch.is_tensor(v):
+            t = v.detach().to("cpu").contiguous().reshape(-1)
+            h.update(f"{t.dtype}{tuple(v.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(v).encode())
+    return h.hexdigest()[:24]
+
+
+def _backbone_rows(paths, transform):
+    rows, errors = [], []
+    for p in paths:
+        try:
+            rows.append(np.asarray(transform(_open_image(p)), dtype=np.float32))
+            errors.append(None)
+        except Exception as exc:  # unreadable, truncated, not an image: reported by name, never fatal
+            rows.append(None)
+            errors.append(f"{type(exc).__name__}: {exc}")
+    return rows, errors
+
+
+def _compute_backbone_features(files, backbone, transform, batch_size, n_jobs, n_threads, device, progress):
+    """Run ``backbone`` over the images in batches: ``(X, err_idx, err_msg)`` like the handcrafted path.
+
+    Eval mode, no gradients, ``n_threads`` torch threads (every core by default) and ``n_jobs``
+    threads decoding the next batch's images; the backbone's mode, device and torch's thread
+    count are restored afterwards.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+    from tqdm.auto import tqdm
+
+    batch_size = max(1, int(batch_size))
+    n_jobs = max(1, int(n_jobs or os.cpu_count() or 1))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    first = next(iter(backbone.parameters()), None)
+    home = first.device if first is not None else torch.device("cpu")
+    was_training, threads = backbone.training, torch.get_num_threads()
+    name = type(backbone).__qualname__
+    X, err_idx, err_msg = None, [], []
+    batches = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+    pool = ThreadPoolExecutor(n_jobs) if n_jobs > 1 else None
+    bar = tqdm(total=len(files), desc=f"{name} features", unit="img", disable=not progress)
+    try:
+        torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
+        backbone.eval().to(device)
+        decoded = (pool.map(_backbone_rows, batches, [transform] * len(batches)) if pool is not None
+                   else map(_backbone_rows, batches, [transform] * len(batches)))
+        start = 0
+        with torch.no_grad():
+            for rows, errors in decoded:
+                ok = [j for j, e in enumerate(errors) if e is None]
+                for j, e in enumerate(errors):
+                    if e is not None:
+                        err_idx.append(start + j)
+                        err_msg.append(e)
+                if ok:
+                    shapes = {rows[j].shape for j in ok}
+                    if len(shapes) > 1:
+                        raise InvalidDataError(f"the transform gave images of different shapes {sorted(shapes)}; "
+                                               "it must give every image the same (C, H, W).")
+                    xb = torch.from_numpy(np.stack([rows[j] for j in ok])).to(device)
+                    try:
+                        out = backbone(xb)
+                        out = out.reshape(len(ok), -1).float().cpu().numpy()
+                    except Exception as exc:
+                        raise InvalidDataError(
+                            f"the backbone {name} failed on a batch of shape {tuple(xb.shape)}: {exc!r}. It gets "
+                            "the transform's (C, H, W) float32 images and must return one tensor of features per "
+                            "image (remove a classifier head that returns a tuple or dict).") from exc
+                    if X is None:
+                        X = np.zeros((len(files), out.shape[1]), dtype=np.float32)
+                    X[[start + j for j in ok]] = out
+                start += len(rows)
+                bar.update(len(rows))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        torch.set_num_threads(threads)
+        backbone.train(was_training).to(home)
+    if X is None:  # nothing could be read: the caller reports it
+        X = np.zeros((len(files), 0), dtype=np.float32)
     return X, np.asarray(err_idx, dtype=np.int64), err_msg
 
 
