@@ -12,9 +12,18 @@ and torch load when a session, a source or a model needs them, not before.
 import importlib
 import sys
 import types
+from typing import TYPE_CHECKING
 
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exc_all
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time each name loads on first use (__getattr__)
+    from .datasets import Dataset, from_arrays, load_dataset, load_digits, load_iris, load_wine
+    from .loop import Offer, Oracle, Session
+    from .simulate import simulate, summarize
+    from .sources import from_dataframe, from_image_folder, from_text
+    from .store import LabelStore
+    from .strategies import STRATEGIES, get_strategy
 
 __version__ = "0.1.0"
 

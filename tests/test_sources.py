@@ -199,7 +199,7 @@ def test_features_must_be_handcrafted_or_a_torch_module(tmp_path):
 
     for i in range(2):
         _save(tmp_path / "imgs" / "ab"[i] / f"{i}.png", _square(i))
-    with pytest.raises(InvalidDataError, match="features must be 'handcrafted' or a torch.nn.Module backbone.*'resnet'"):
+    with pytest.raises(InvalidDataError, match="features must be 'handcrafted' or a torch.nn.Module.*'resnet'"):
         al.from_image_folder(tmp_path / "imgs", features="resnet", progress=False)
     with pytest.raises(InvalidDataError, match="features=Conv2d is a torch module class: pass an instance"):
         al.from_image_folder(tmp_path / "imgs", features=nn.Conv2d, progress=False)
