@@ -187,7 +187,7 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         the folder's listing (names, sizes, modification times) and ``size``.
     n_jobs : int, optional
         Processes that decode images (default: the CPU count); threads with a backbone.
-    features : "handcrafted" or torch.nn.Module
+    features : "handcrafted" (or None) or torch.nn.Module
         ``"handcrafted"``: the features of the module docstring. A torch module:
         a backbone of yours (for example a torchvision ResNet with your weights
         and ``model.fc = torch.nn.Identity()``), run in eval mode without
@@ -223,6 +223,7 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         raise InvalidDataError(f"{str(path)!r} is not a folder; pass the folder that holds the images.")
     if labels not in ("auto", "folders", "none"):
         raise InvalidDataError(f"labels must be 'auto', 'folders' or 'none', got {labels!r}.")
+    backbone = _backbone(features)  # checked before a long scan
     size = tuple(int(s) for s in size)
     files = _scan_images(root)
     if not files:
@@ -234,7 +235,6 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         flat = [r for r in rel if "/" not in r][:3]
         raise InvalidDataError(f"labels='folders' but {flat} are not in a class sub-folder of {str(root)!r}.")
 
-    backbone = _backbone(features)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if backbone is None:
         key = _listing_key(root, files, size)
@@ -331,7 +331,7 @@ _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 def _backbone(features):
     """None for the handcrafted features, the module for a torch backbone; anything else is an error."""
-    if isinstance(features, str) and features == "handcrafted":
+    if features is None or (isinstance(features, str) and features == "handcrafted"):
         return None
     import sys
 
