@@ -73,8 +73,9 @@ def as_classifier(model, dataset, random_state=0):
     if skorch is not None and isinstance(model, skorch.NeuralNet):
         from .models import NetClassifier, TorchClassifier
 
-        if isinstance(model, TorchClassifier):
-            if model.n_classes != n_classes:
+        if isinstance(model, TorchClassifier) or type(model).__module__.startswith("activelearn."):
+            # activelearn's own nets fix their classes and seed themselves (and may use the pool): as they are
+            if getattr(model, "n_classes", n_classes) != n_classes:
                 raise InvalidDataError(f"model has n_classes={model.n_classes} but the dataset has {n_classes} "
                                        f"classes {dataset.class_names}; build it with n_classes={n_classes}.")
             return model
