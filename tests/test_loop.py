@@ -546,3 +546,37 @@ def test_an_undone_item_comes_first_even_after_a_retrain(session_factory, store,
     undone = s.undo()["item_id"]
     assert undone == batch[2] and s.next_batch()[0] == undone
     assert s.next_offer().item_id == undone
+
+
+def test_a_session_trains_a_plain_torch_module_for_a_few_rounds(blobs):
+    from torch import nn
+
+    from activelearn.models import ModuleClassifier
+
+    module = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+    s = al.Session(blobs, model=module, store=":memory:", batch_size=6, random_state=1)
+    assert isinstance(s.model_template, ModuleClassifier) and s.model_template.random_state == 1
+    s.model_template.set_params(train_steps=40)  # quick fits
+    s.simulate(24)
+    assert list(s.history["n_labels"]) == [6, 12, 18, 24]
+    assert s.model.module_ is not module and s.history["accuracy"].iloc[-1] > 0.9  # well-separated blobs
+    assert s.predict_proba(s.next_batch()).shape == (6, 3)
+    t = al.Session(blobs, model=module, store=":memory:", batch_size=6, random_state=1)
+    t.model_template.set_params(train_steps=40)
+    t.simulate(24)
+    np.testing.assert_allclose(t.history["accuracy"], s.history["accuracy"])  # seeded from random_state
+
+
+def test_a_session_takes_a_skorch_net_and_refuses_what_it_cannot_train(blobs):
+    from skorch import NeuralNetClassifier
+    from torch import nn
+
+    net = NeuralNetClassifier(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)),
+                              criterion=nn.CrossEntropyLoss, max_epochs=20, lr=0.1, train_split=None, verbose=0)
+    s = al.Session(blobs, model=net, store=":memory:", batch_size=6)
+    s.simulate(12)
+    assert s.history["accuracy"].iloc[-1] > 0.8
+    with pytest.raises(al.InvalidDataError, match=r"model='logreg' .*cannot be used.*scikit-learn classifier"):
+        al.Session(blobs, model="logreg", store=":memory:")
+    with pytest.raises(al.InvalidDataError, match=r"returned shape \(2, 10\).*\['ant', 'bee', 'cat'\]"):
+        al.Session(blobs, model=nn.Linear(4, 10), store=":memory:")

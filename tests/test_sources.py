@@ -133,6 +133,80 @@ def test_features_are_cached_and_recomputed_when_a_file_changes(tmp_path, monkey
         al.from_image_folder(tmp_path / "imgs", classes=["p", "q"], progress=False)
 
 
+class _Backbone:
+    """A small conv backbone (torchvision is not installed here) that records each batch it is given."""
+
+    def __new__(cls, seed=0):
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 3, stride=2)
+                self.pool = nn.AdaptiveAvgPool2d(2)
+                self.batches, self.threads, self.modes = [], [], []
+
+            def forward(self, x):
+                self.batches.append(tuple(x.shape))
+                self.modes.append((self.training, torch.is_grad_enabled()))
+                self.threads.append(torch.get_num_threads())
+                return self.pool(torch.relu(self.conv(x)))  # (n, 4, 2, 2): 16 features once flattened
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return Net()
+
+
+def test_a_backbone_gives_features_in_batches_and_caches_them(tmp_path):
+    import torch
+
+    from activelearn.sources import _ImageNetTransform, _open_image
+
+    rng = np.random.default_rng(0)
+    for i in range(7):
+        _save(tmp_path / "imgs" / "ab"[i % 2] / f"{i}.png", rng.integers(0, 255, (20 + 3 * i, 30, 3), dtype=np.uint8))
+    (tmp_path / "imgs" / "a" / "broken.png").write_bytes(b"not an image")
+    bb, threads = _Backbone(0), torch.get_num_threads()
+    with pytest.warns(UserWarning, match="1 of 8 image files could not be read"):
+        ds = al.from_image_folder(tmp_path / "imgs", features=bb, input_size=32, batch_size=3, n_threads=2,
+                                  progress=False)
+    assert bb.batches == [(3, 3, 32, 32), (2, 3, 32, 32), (2, 3, 32, 32)]  # a/broken.png is left out of the 2nd
+    assert set(bb.modes) == {(False, False)} and bb.training  # eval mode, no gradients; its mode restored
+    assert set(bb.threads) == {2} and torch.get_num_threads() == threads
+    assert ds.X.shape == (7, 16) and ds.classes == ["a", "b"] and ds.skipped[0][0] == "a/broken.png"
+    with torch.no_grad():
+        one = bb.eval()(torch.from_numpy(_ImageNetTransform(32)(_open_image(tmp_path / "imgs" / "b" / "3.png"))[None]))
+    np.testing.assert_allclose(ds.X[ds.position("b/3.png")], one.reshape(-1).numpy(), atol=1e-5)
+    bb.train()
+    bb.batches.clear()
+    with pytest.warns(UserWarning):
+        again = al.from_image_folder(tmp_path / "imgs", features=bb, input_size=32, batch_size=3, progress=False)
+    assert bb.batches == [] and np.array_equal(again.X, ds.X)  # from the cache
+    other = _Backbone(1)
+    with pytest.warns(UserWarning):
+        X_other = al.from_image_folder(tmp_path / "imgs", features=other, input_size=32, progress=False).X
+    assert other.batches and not np.allclose(X_other, ds.X)  # another backbone: computed, not the cached features
+    with torch.no_grad():
+        bb.conv.bias += 1.0  # same backbone, other weights
+    with pytest.warns(UserWarning):
+        al.from_image_folder(tmp_path / "imgs", features=bb, input_size=32, batch_size=3, progress=False)
+    assert bb.batches
+
+
+def test_features_must_be_handcrafted_or_a_torch_module(tmp_path):
+    from torch import nn
+
+    for i in range(2):
+        _save(tmp_path / "imgs" / "ab"[i] / f"{i}.png", _square(i))
+    with pytest.raises(InvalidDataError, match="features must be 'handcrafted' or a torch.nn.Module.*'resnet'"):
+        al.from_image_folder(tmp_path / "imgs", features="resnet", progress=False)
+    with pytest.raises(InvalidDataError, match="features=Conv2d is a torch module class: pass an instance"):
+        al.from_image_folder(tmp_path / "imgs", features=nn.Conv2d, progress=False)
+    with pytest.raises(InvalidDataError, match=r"the backbone Linear failed on a batch of shape \(2, 3, 16, 16\)"):
+        al.from_image_folder(tmp_path / "imgs", features=nn.Linear(5, 2), input_size=16, progress=False)
+
+
 def test_image_folder_errors_name_the_problem(tmp_path):
     with pytest.raises(InvalidDataError, match="not a folder"):
         al.from_image_folder(tmp_path / "nope")
@@ -191,6 +265,71 @@ def test_embeddings_put_similar_texts_together():
     X = embed_texts(["The goalkeeper saved a penalty.", "Our striker scored twice in the match.",
                      "Whisk the eggs with sugar."], progress=False)
     assert X[0] @ X[1] > X[0] @ X[2] + 0.1
+
+
+class _Encoder:
+    """A tiny stand-in for a SentenceTransformer: letter counts through a seeded linear layer (a torch module)."""
+
+    def __new__(cls, seed=0):
+        import torch
+        from torch import nn
+
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Linear(26, 8)
+                self.calls = []
+
+            @staticmethod
+            def counts(texts):
+                return np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts],
+                                dtype=np.float32)
+
+            def encode(self, texts, batch_size=32, **kwargs):
+                self.calls.append(len(texts))
+                with torch.no_grad():
+                    return self.lin(torch.from_numpy(self.counts(texts))).numpy()
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return Encoder()
+
+
+def test_from_text_takes_a_model_object_and_caches_under_its_weights(tmp_path, monkeypatch):
+    import activelearn.sources as src
+
+    monkeypatch.setattr(src, "_load_text_model", lambda: (_ for _ in ()).throw(AssertionError("default loaded")))
+    df = pd.DataFrame({"body": ["The striker scored a goal.", "Heavy rain tonight.", "Bake the bread."],
+                       "topic": ["sports", "weather", "cooking"]})
+    enc = _Encoder(0)
+    ds = al.from_text(df, "body", label_column="topic", progress=False, model=enc)
+    expected = enc.encode(df["body"].tolist())
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert ds.X.shape == (3, 8) and enc.calls == [3, 3]
+    np.testing.assert_allclose(ds.X, expected, atol=1e-6)  # its vectors, scaled to unit length
+    again = al.from_text(df, "body", label_column="topic", progress=False, model=enc)
+    assert enc.calls == [3, 3] and np.array_equal(again.X, ds.X)  # from the cache
+    other = _Encoder(1)
+    X_other = al.from_text(df, "body", label_column="topic", progress=False, model=other).X
+    assert other.calls == [3] and not np.allclose(X_other, ds.X)  # other weights: embedded, not read from the cache
+    with pytest.raises(InvalidDataError, match="model must be the name or folder.*got 42"):
+        al.from_text(df, "body", label_column="topic", progress=False, model=42)
+
+
+def test_a_sentence_transformer_object_or_name_is_used_offline(tmp_path):
+    import sqlite3
+
+    import activelearn.sources as src
+
+    texts = ["The goalkeeper saved a penalty.", "Whisk the eggs with sugar."]
+    default = embed_texts(texts, progress=False, cache_dir=tmp_path)
+    loaded = src._load_text_model()  # the shipped all-MiniLM-L6-v2 as a SentenceTransformer object
+    np.testing.assert_allclose(embed_texts(texts, progress=False, cache_dir=tmp_path, model=loaded), default,
+                               atol=1e-5)
+    with sqlite3.connect(tmp_path / "text_embeddings.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM emb").fetchone()[0] == 4  # embedded again under the object's key
+    with pytest.raises(InvalidDataError, match="'no-such/model-here' is not installed here.*Nothing is downloaded"):
+        embed_texts(texts, progress=False, cache_dir=tmp_path, model="no-such/model-here")
 
 
 def test_text_bad_input_is_named(tmp_path):
