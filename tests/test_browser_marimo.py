@@ -39,7 +39,7 @@ def marimo_unavailable_reason():
     try:
         import marimo  # noqa: F401
     except ImportError:
-        return "marimo is not installed (pip install -r requirements-dev.txt)"
+        return "it is not installed"
     return None
 
 
@@ -126,9 +126,12 @@ def annotators(db):
 
 
 def test_label_digits_in_marimo_run_with_keys_clicks_and_undo(tmp_path):
-    reason = browser_unavailable_reason() or marimo_unavailable_reason()
+    reason = browser_unavailable_reason()
     if reason:
-        skip_or_fail("The real browser with marimo", reason, "pip install -r requirements-dev.txt")
+        skip_or_fail("The real browser (Debian's Chromium and Python playwright)", reason)
+    reason = marimo_unavailable_reason()
+    if reason:
+        skip_or_fail("marimo", reason, "pip install -r requirements-dev.txt")
     from sklearn.datasets import load_digits
 
     digits_y = load_digits().target
