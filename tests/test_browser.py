@@ -312,9 +312,16 @@ def test_label_in_jupyterlab_with_keys_and_clicks_then_resume(tmp_path, digits_y
         assert dict(store_labels(db)) == labels_now
         assert text(page, ".al-error") == ""
 
-        # Review mode (r): the label just changed to a wrong digit comes up as a suspect with the model's
-        # suggestion; pressing the digit shown replaces it, k keeps a label; the store follows exactly.
-        assert new != digit(changed)
+        # Review mode (r): a slip (a wrong digit pressed) comes up as a suspect with the model's suggestion;
+        # pressing the digit shown replaces it, k keeps a label; the store follows exactly. (A label changed
+        # from the strip counts as reviewed already.)
+        slip = shown_item(page)
+        wrong = str((int(digit(slip)) + 5) % 10)
+        page.keyboard.press(wrong)
+        wait_item_change(page, slip)
+        labels_now[slip] = wrong
+        settle(page)
+        assert dict(store_labels(db)) == labels_now
         review_open = ("() => { const r = document.querySelector('.al-root:not([data-old])');"
                        " const b = r.querySelector('.al-review'); return b && !b.hidden &&"
                        " (r.querySelector('.al-review-head') !== null || /Review done|Nothing|No label/.test(b.textContent)); }")
@@ -342,11 +349,11 @@ def test_label_in_jupyterlab_with_keys_and_clicks_then_resume(tmp_path, digits_y
             labels_now[item] = truth
             settle(page, 0.3)
             assert dict(store_labels(db)) == labels_now
-        assert changed in seen, (changed, seen)  # the wrong label was among the suspects, and is fixed now
+        assert slip in seen and changed not in seen, (slip, changed, seen)  # the slip was a suspect, fixed now
         page.wait_for_function("() => document.querySelector('.al-root:not([data-old]) .al-review').hidden",
                                timeout=30_000)
         assert "Review done" in text(page, ".al-status") and text(page, ".al-error") == ""
-        assert dict(store_labels(db))[changed] == digit(changed)
+        assert dict(store_labels(db))[slip] == digit(slip)
         assert page.evaluate(CELLS_JS) == cells  # r, k and the digits never reached JupyterLab (r: raw cell)
 
         # Screenshots at 1024 px with the file browser open, light then dark: nothing cut off, text readable.

@@ -976,6 +976,7 @@ class LabelingWidget(anywidget.AnyWidget):
             d["title"] = "Held-out test accuracy" if stats["has_test"] else "Accuracy"
             d["interval"] = ("measured after the first retrain" if stats["has_test"] else
                              "unknown until audit items are labeled (one in ten shown)")
+        d["trained_on"] = int(h["n_labels"].iloc[-1]) if len(h) else 0  # the count at the model, not the live one
         if len(h):
             cost = h["cost"].iloc[-1]
             d["cost"] = None if not np.isfinite(cost) else float(cost)

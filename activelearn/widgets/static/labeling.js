@@ -272,7 +272,7 @@ function render({ model, el }) {
     const d = model.get("dashboard") || {};
     const charts = model.get("charts") || {};
     const fmt = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
-    const meta = [`model v${d.model_version ?? 0}`, `${d.n_labels ?? 0} labels`];
+    const meta = d.model_version ? [`model v${d.model_version} trained on ${d.trained_on ?? 0} labels`] : ["no model yet"];
     if (d.cost !== undefined && d.cost !== null) meta.push(`cost ${Number(d.cost).toFixed(2)}`);
     else if (d.hours !== undefined && d.hours !== null) meta.push(`${fmt(d.hours, 2)} hours labeling`);
     if (d.seconds_per_label !== null && d.seconds_per_label !== undefined) meta.push(`${fmt(d.seconds_per_label)} s per label`);
