@@ -13,12 +13,13 @@ from .exceptions import __all__ as _exc_all  # noqa: E402
 from .loop import Offer, Oracle, Session  # noqa: E402
 from .simulate import simulate, summarize  # noqa: E402  (the functions; the module stays importable by name)
 from .sources import from_dataframe, from_image_folder, from_text  # noqa: E402
+from .stopping import StoppingAdvice  # noqa: E402
 from .store import LabelStore  # noqa: E402
 from .strategies import STRATEGIES, get_strategy  # noqa: E402
 
 __all__ = ["__version__", "Dataset", "from_arrays", "load_dataset", "load_digits", "load_iris", "load_wine",
            "from_image_folder", "from_text", "from_dataframe", "Offer", "Oracle", "Session", "simulate", "summarize",
-           "LabelStore", "STRATEGIES", "get_strategy", *_exc_all]
+           "LabelStore", "StoppingAdvice", "STRATEGIES", "get_strategy", *_exc_all]
 
 
 def __getattr__(name):
