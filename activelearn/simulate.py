@@ -222,8 +222,8 @@ def stopping_candidates(budget=None):
 
     out = {"default": default_criteria(), "stabilizing_predictions": StabilizingPredictions(),
            "pool_uncertainty": PoolUncertainty(), "accuracy_flattening": AccuracyFlattening(),
-           "stabilizing_or_flattening": StabilizingPredictions() | AccuracyFlattening(),
-           "uncertainty_and_flattening": PoolUncertainty() & AccuracyFlattening()}
+           "stabilizing_and_flattening": StabilizingPredictions() & AccuracyFlattening(),
+           "stabilizing_or_uncertainty": StabilizingPredictions() | PoolUncertainty()}
     if budget is not None:
         out["label_budget"] = LabelBudget(budget)
     return out
@@ -241,9 +241,12 @@ class _RoundRecorder:
             state = session._stopping_state()
             for name, criterion in self.stopping.items():
                 row[f"stop_{name}"] = criterion.is_met(state)
-            for leaf in ("stabilizing_predictions", "pool_uncertainty", "accuracy_flattening"):
-                crit = stopping_candidates()[leaf]
-                row[f"value_{leaf}"] = crit.check(state)[0]
+            # raw values, so that other thresholds can be compared offline (benchmarks/stopping.py)
+            from .stopping import AccuracyFlattening, StabilizingPredictions
+
+            row["value_stabilizing_predictions"] = StabilizingPredictions().check(state)[0]
+            row["value_pool_uncertainty"] = float(state.uncertainty[-1])
+            row["value_accuracy_flattening"] = AccuracyFlattening().check(state)[0]
         if self.successor_model is not None:
             from ._training import evaluate, fit_model
 

@@ -58,10 +58,12 @@ def test_draw_stop_set_is_fixed_by_random_state_and_at_most_a_third():
     assert len(draw_stop_set(np.arange(10_000))) == 1000
 
 
-def test_pool_uncertainty_uses_the_last_round():
-    s = StoppingState([10, 20], [0.8, 0.9], uncertainty=[0.2, 0.04])
-    assert PoolUncertainty(0.05).check(s) == (0.04, True)
-    assert not PoolUncertainty(0.03).check(s)[1]
+def test_pool_uncertainty_needs_successive_low_rounds():
+    s = StoppingState([10, 20, 30], [0.8, 0.9, 0.9], uncertainty=[0.2, 0.004, 0.006])
+    assert PoolUncertainty(0.007, rounds=2).check(s) == (0.006, True)
+    assert not PoolUncertainty(0.005, rounds=2).check(s)[1]
+    assert PoolUncertainty(0.005, rounds=1).check(StoppingState([10, 20], [0.8, 0.9], uncertainty=[0.2, 0.004]))[1]
+    assert not PoolUncertainty(0.007, rounds=3).check(s)[1]  # round 1 was uncertain
     assert not PoolUncertainty().check(StoppingState([10], [0.8]))[1]  # unknown: not met
 
 
@@ -80,8 +82,8 @@ def test_accuracy_flattening_on_hand_made_curves():
 def test_label_budget_and_composition():
     s = StoppingState([10, 20, 30], [0.5, 0.6, 0.7], uncertainty=[0.5, 0.5, 0.01])
     assert LabelBudget(30).is_met(s) and not LabelBudget(31).is_met(s)
-    either = LabelBudget(100) | PoolUncertainty(0.05)
-    both = LabelBudget(100) & PoolUncertainty(0.05)
+    either = LabelBudget(100) | PoolUncertainty(0.05, rounds=1)
+    both = LabelBudget(100) & PoolUncertainty(0.05, rounds=1)
     assert isinstance(either, AnyOf) and isinstance(both, AllOf)
     assert either.is_met(s) and not both.is_met(s)
     result = both.evaluate(s)
@@ -114,7 +116,7 @@ def test_advice_projects_the_curve_and_the_labels_to_target():
 def test_advice_without_rounds_says_so():
     advice = advise(StoppingState([], []))
     assert not advice.stop and "No model yet" in advice.reason and advice.projection.empty
-    assert set(advice.criteria) == {"stabilizing_predictions", "accuracy_flattening"}
+    assert set(advice.criteria) == {"stabilizing_predictions", "pool_uncertainty"}
 
 
 # -- savings ---------------------------------------------------------------------------
