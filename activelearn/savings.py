@@ -80,8 +80,8 @@ def _crossing(curve, accuracy):
         return 0.0
     if b <= 0 or err <= 0:
         return float("inf")
-    with np.errstate(over="ignore"):
-        return float((err / a) ** (-1.0 / b))
+    log_m = np.log(err / a) / -b
+    return float(np.exp(log_m)) if log_m < 700 else float("inf")
 
 
 def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, confidence=0.9, n_boot=400,

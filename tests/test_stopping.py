@@ -178,3 +178,18 @@ def test_session_savings_rows_cached_and_nan_early(blobs):
     pd.testing.assert_frame_equal(out, s.savings(source="audit"))
     with pytest.raises(al.InvalidDataError):
         s.savings(source="nope")
+
+
+def test_savings_far_beyond_a_shallow_random_curve_is_nan_not_an_overflow():
+    from activelearn.savings import _crossing
+
+    # error 0.2 * n ** -0.0001: it halves after 2 ** 10000 labels, far beyond any float
+    assert _crossing((0.2, 1e-4), 0.9) == float("inf")
+    assert _crossing((0.2, 0.5), 0.9) == pytest.approx(4.0)
+    assert _crossing((0.2, 0.5), 0.7) == 0.0  # random is there from the start
+    rng = np.random.default_rng(2)
+    sizes = random_curve_sizes(100)
+    shallow = lambda m: 0.6 + 0.0001 * np.log(m)  # noqa: E731
+    row = savings_row(40, (np.arange(100) < 90).astype(float), synthetic_curve(100, sizes, shallow, rng), sizes)
+    assert np.isnan(row["labels_saved"]) and np.isnan(row["labels_saved_high"])
+    assert np.isfinite(row["random_accuracy"])
