@@ -508,8 +508,10 @@ class Session:
         audit_correct = (predict_proba_full(model, self.dataset.X[audit], n_classes).argmax(axis=1) == snap.y_audit
                          if len(audit) else np.zeros(0, dtype=bool))
         test = np.flatnonzero(self.test_mask)
-        test_correct = (predict_proba_full(model, self.dataset.X[test], n_classes).argmax(axis=1) == self.dataset.y[test]
-                        if len(test) and self.dataset.has_labels else np.zeros(0, dtype=bool))
+        test_correct = np.zeros(0, dtype=bool)
+        if len(test) and self.dataset.has_labels:
+            predicted = predict_proba_full(model, self.dataset.X[test], n_classes).argmax(axis=1)
+            test_correct = predicted == self.dataset.y[test]
         self._round_extras[int(version)] = {
             "n_labels": int(len(snap.train_positions)), "stop_predictions": proba.argmax(axis=1).astype(np.int32),
             "stop_trained": trained, "uncertainty": uncertainty, "audit_positions": audit,

@@ -456,6 +456,12 @@ def summarize(results, target=0.95, budgets=(50, 100, 200, 300), baseline="rando
         ``accuracy_at_<b>_mean`` / ``_std``, ``labels_saved_pct`` and
         ``cost_saved_pct`` against ``baseline``, and ``p_value`` of a paired
         Wilcoxon signed-rank test of per-seed AULC against the baseline.
+        With a stopping record (``simulate(..., stopping=...)``) also, for the
+        ``default`` criterion: ``seeds_stopped``, ``labels_at_stop_median``,
+        ``accuracy_at_stop_mean``, ``accuracy_at_budget_mean``, ``stop_loss_mean``,
+        ``stop_loss_max``, ``stop_labels_saved_pct_median`` (see :func:`summarize_stopping`).
+        With ``successor_accuracy``: the transfer check's columns (``successor_aulc_mean``,
+        ``successor_delta_aulc`` / ``_low`` / ``_high``, ``primary_delta_aulc``, ``gain_transfers``).
         Unreached seeds count as ``inf`` labels in the median (so a median
         is ``inf`` when fewer than half the seeds reached the target).
     """
@@ -562,7 +568,12 @@ def summarize_stopping(results, criteria=None):
 
 
 def _transfer(results, baseline, aulc_range):
-    """Does the gain transfer to the successor model? AULC of its curve on each strategy's labeled sets vs random's."""
+    """Does the gain transfer to the successor model? AULC of its curve on each strategy's labeled sets vs random's.
+
+    Per strategy: the successor's mean AULC, its paired (by seed) difference to the baseline's with a 95%
+    bootstrap interval, the active model's own difference (``primary_delta_aulc``), and ``gain_transfers``:
+    ``"yes"`` (interval above 0), ``"no"`` (mean difference at or below 0), ``"unclear"`` (positive, interval spans 0).
+    """
     lo, hi = aulc_range
     per = {}
     for (strategy, seed), g in results.groupby(["strategy", "seed"], sort=False):

@@ -437,7 +437,8 @@ def _reason(stop, rule, results, state):
     unmet = [name.replace("_", " ") for name, r in results.items() if not r["met"]]
     n = int(state.n_labels[-1])
     if stop:
-        return f"You can stop at {n} labels: {', '.join(met)} met, so more labels are unlikely to change the model much."
+        return (f"You can stop at {n} labels: {', '.join(met)} met, so more labels are unlikely to change the "
+                "model much.")
     if not unmet:
         return f"Keep labeling: at {n} labels the criteria are met separately but not in the combination {rule.name}."
     return f"Keep labeling: at {n} labels {', '.join(unmet)} not met yet."

@@ -100,7 +100,8 @@ def main(argv=None):
     for name in args.datasets.split(","):
         dataset = al.load_dataset(name)
         start = time.perf_counter()
-        results = simulate(dataset, ["auto"], seeds=list(range(args.first_seed, args.first_seed + args.seeds)), budget=args.budget, n_jobs=args.jobs,
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        results = simulate(dataset, ["auto"], seeds=seeds, budget=args.budget, n_jobs=args.jobs,
                            stopping=True, progress=True)
         seconds = time.perf_counter() - start
         table = summarize_stopping(results).assign(dataset=name, seconds=round(seconds, 1))
