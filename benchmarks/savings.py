@@ -28,8 +28,6 @@ from pathlib import Path
 
 
 def one_seed(name, seed, labels, test_size=0.3):
-    import numpy as np
-
     import activelearn as al
     from activelearn.metrics import accuracy_at
     from activelearn.simulate import run_offers, run_one
@@ -65,7 +63,6 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/out/savings.json")
     args = parser.parse_args(argv)
 
-    import numpy as np
     import pandas as pd
     from tqdm.auto import tqdm
 
