@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time each name loads on 
     from .loop import Offer, Oracle, Session
     from .simulate import simulate, summarize
     from .sources import from_dataframe, from_image_folder, from_text
+    from .stopping import StoppingAdvice
     from .store import LabelStore
     from .strategies import STRATEGIES, get_strategy
 
@@ -34,12 +35,13 @@ _LAZY = {
     **dict.fromkeys(["simulate", "summarize"], ".simulate"),
     **dict.fromkeys(["from_dataframe", "from_image_folder", "from_text"], ".sources"),
     "LabelStore": ".store",
+    "StoppingAdvice": ".stopping",
     **dict.fromkeys(["STRATEGIES", "get_strategy"], ".strategies"),
 }
 
 __all__ = ["__version__", "Dataset", "from_arrays", "load_dataset", "load_digits", "load_iris", "load_wine",
            "from_image_folder", "from_text", "from_dataframe", "Offer", "Oracle", "Session", "simulate", "summarize",
-           "LabelStore", "STRATEGIES", "get_strategy", *_exc_all]
+           "LabelStore", "StoppingAdvice", "STRATEGIES", "get_strategy", *_exc_all]
 
 
 def __getattr__(name):

@@ -67,18 +67,23 @@ def cmd_simulate(args):
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     for s in strategies:
         get_strategy(s)
+    if args.successor != "none" and "random" not in strategies:
+        strategies.append("random")  # the transfer check compares with random sets of the same size
     dataset = load_dataset(args.dataset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = simulate(dataset, strategies, seeds=args.seeds, budget=args.budget, batch_size=args.batch_size,
                        initial_size=args.initial_size, test_size=args.test_size, n_jobs=args.jobs,
                        seconds_per_label=args.seconds_per_label, cost_per_hour=args.cost_per_hour,
-                       initial=args.initial, model=_model(args.model, dataset))
+                       initial=args.initial, model=_model(args.model, dataset),
+                       successor_model=_successor(args.successor, dataset))
     results.to_csv(out / "curves.csv", index=False)
     summary = summarize(results, target=args.target, baseline="random" if "random" in strategies else strategies[0],
                         aulc_range=(args.initial_size, args.budget))
     summary.to_csv(out / "summary.csv", index=False)
     md = _summary_markdown(summary, args.target)
+    if args.successor != "none":
+        md += _transfer_markdown(summary, args.successor)
     (out / "summary.md").write_text(md)
     ax = plot_learning_curves(results, target=args.target)
     ax.figure.savefig(out / "learning_curves.png", dpi=120, bbox_inches="tight")
@@ -89,6 +94,32 @@ def cmd_simulate(args):
     print(md)
     print(f"Wrote curves.csv, summary.csv, summary.md, learning_curves.png, cost_vs_accuracy.png to {out}/")
     return 0
+
+
+def _transfer_markdown(summary, successor):
+    lines = [f"\nTransfer check: a {successor} model trained on each strategy's labeled sets vs on random ones of the "
+             "same size (Lowell et al. 2019)\n", "| strategy | ΔAULC, active model | ΔAULC, successor [95% CI] | "
+             "gain transfers |", "|---|---|---|---|"]
+    for r in summary.itertuples():
+        if r.gain_transfers:
+            lines.append(f"| {r.strategy} | {r.primary_delta_aulc:+.4f} | {r.successor_delta_aulc:+.4f} "
+                         f"[{r.successor_delta_low:+.4f}, {r.successor_delta_high:+.4f}] | {r.gain_transfers} |")
+    return "\n".join(lines) + "\n"
+
+
+def _successor(name, dataset):
+    """The transfer check's second model: none, a logistic regression, or the torch MLP/CNN."""
+    if name == "none":
+        return None
+    if name == "lr":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    from .models import default_torch_model
+
+    return default_torch_model(dataset)
 
 
 def _model(name, dataset):
@@ -134,6 +165,10 @@ def build_parser():
     p.add_argument("--model", choices=["default", "mlp"], default="default",
                    help="default: semi-supervised PoolSpreadingClassifier up to 20,000 items, else torch; "
                         "mlp: the torch MLP/CNN, labels only")
+    p.add_argument("--successor", choices=["none", "lr", "mlp"], default="none",
+                   help="transfer check: also train this model (lr: logistic regression; mlp: the torch MLP/CNN) on "
+                        "each labeled set and on the random one of the same size, and report whether the gain "
+                        "transfers (adds random to the strategies)")
     p.add_argument("--test-size", type=float, default=0.3)
     p.add_argument("--target", type=float, default=0.95, help="test accuracy to reach")
     p.add_argument("--seconds-per-label", type=float, default=5.0, help="simulated seconds per label")

@@ -163,6 +163,9 @@ class Session:
         self._background = BackgroundTrainer(self.retrain)
         #: Whether :meth:`retrain` also ranks the pool with the new model (the widget sets it; see rank_ahead).
         self.rank_on_retrain = False
+        # per model version, what the stopping criteria and the savings need (see _record_round_extras)
+        self._round_extras, self._stop_positions, self._savings_cache = {}, None, {}
+        self._savings_lock = threading.Lock()
         self._sync(force=True)
         rounds = self.project_store.rounds()
         self._history = rounds[HISTORY_COLUMNS].reset_index(drop=True)
@@ -564,6 +567,7 @@ class Session:
                     ahead = self._queue.ranked_with(fitted, self.batch_size)
                 except ActiveLearnError:  # e.g. the store is away: the next offer ranks instead
                     ahead = None
+            self._record_round_extras(model, self._version + 1, snap)
             row = pd.DataFrame([[record[c] for c in HISTORY_COLUMNS]], columns=HISTORY_COLUMNS)
             row = row.astype(self._history.dtypes.to_dict())
             with self._queue_lock:  # model and ranking change together
@@ -573,6 +577,141 @@ class Session:
                 self._queue.replace(ahead)
         self.notify("on_retrain_end", record=record)
         return record
+
+    # -- stopping and savings ------------------------------------------------
+    @property
+    def stop_ids(self):
+        """Ids of the stop set: unlabeled items whose predictions the stopping criteria compare.
+
+        Drawn once from the non-test items with ``random_state`` (see
+        :func:`activelearn.stopping.draw_stop_set`). The items stay in the pool; what
+        the criteria measure never uses a stop-set item a compared model trained on.
+        """
+        return [self.dataset.item_id(p) for p in self._stop_set()]
+
+    def _stop_set(self):
+        if self._stop_positions is None:
+            from .stopping import draw_stop_set
+
+            self._stop_positions = draw_stop_set(np.flatnonzero(~self.test_mask), random_state=self.random_state)
+        return self._stop_positions
+
+    def _record_round_extras(self, model, version, snap):
+        """Keep, per model version, the few arrays stopping() and savings() need (no model is kept)."""
+        n_classes = self.dataset.n_classes
+        stop = self._stop_set()
+        trained = np.isin(stop, snap.train_positions)
+        proba = predict_proba_full(model, self.dataset.X[stop], n_classes) if len(stop) else np.zeros((0, n_classes))
+        free = ~trained
+        uncertainty = float((1.0 - proba[free].max(axis=1)).mean()) if free.any() else float("nan")
+        audit = np.asarray(snap.audit_positions, dtype=np.int64)
+        audit_correct = (predict_proba_full(model, self.dataset.X[audit], n_classes).argmax(axis=1) == snap.y_audit
+                         if len(audit) else np.zeros(0, dtype=bool))
+        test = np.flatnonzero(self.test_mask)
+        test_correct = np.zeros(0, dtype=bool)
+        if len(test) and self.dataset.has_labels:
+            predicted = predict_proba_full(model, self.dataset.X[test], n_classes).argmax(axis=1)
+            test_correct = predicted == self.dataset.y[test]
+        self._round_extras[int(version)] = {
+            "n_labels": int(len(snap.train_positions)), "stop_predictions": proba.argmax(axis=1).astype(np.int32),
+            "stop_trained": trained, "uncertainty": uncertainty, "audit_positions": audit,
+            "y_audit": np.asarray(snap.y_audit, dtype=np.int64), "audit_correct": np.asarray(audit_correct, bool),
+            "test_correct": np.asarray(test_correct, bool)}
+
+    def _stopping_state(self):
+        from .stopping import StoppingState
+
+        h = self.history
+        extras = [self._round_extras.get(int(v)) for v in h["model_version"]]
+        use_test = (h["n_test"] > 0).to_numpy()
+        accuracy = np.where(use_test, h["accuracy"].astype(float), h["audit_accuracy"].astype(float))
+        n_eval = np.where(use_test, h["n_test"].astype(float), h["audit_n"].astype(float))
+        return StoppingState(
+            h["n_labels"].to_numpy(float), accuracy, n_eval,
+            [None if e is None else e["stop_predictions"] for e in extras],
+            [None if e is None else e["stop_trained"] for e in extras],
+            np.array([np.nan if e is None else e["uncertainty"] for e in extras], dtype=float))
+
+    def stopping(self, criteria=None, target=None):
+        """Whether to keep labeling: a :class:`~activelearn.stopping.StoppingAdvice`.
+
+        Parameters
+        ----------
+        criteria : Criterion, optional
+            Default :func:`activelearn.stopping.default_criteria`: predictions on
+            the stop set have stabilized and the accuracy has flattened.
+        target : float, optional
+            Accuracy to reach: gives ``labels_to_target`` and ``minutes_to_target``
+            (from the median seconds of the last 20 labels).
+
+        The accuracy is the held-out test set's, else the audit labels'.
+        Rounds before a reopened session's first retrain have no stop-set
+        predictions (they are kept in memory only).
+        """
+        from .metrics import seconds_per_label
+        from .stopping import advise
+
+        seconds = float("nan")
+        if target is not None:
+            labels = self.labels()
+            if len(labels) and labels["seconds"].notna().any():
+                seconds = seconds_per_label(labels["seconds"], last=20)["median_last_20"]
+        return advise(self._stopping_state(), criteria, target=target, seconds_per_label=seconds)
+
+    def savings(self, source="auto", confidence=0.9, n_folds=5):
+        """Live savings against random sampling, one row per retrain (see :mod:`activelearn.savings`).
+
+        Parameters
+        ----------
+        source : {"auto", "test", "audit"}
+            What scores the strategy's model: the held-out test set (``"auto"``
+            when there is one) or the audit labels.
+        confidence : float
+            Interval level (default 0.9).
+        n_folds : int
+            Cross-fitting folds of the random curve over the audit labels.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`~activelearn.savings.SAVINGS_COLUMNS`. The random curve is the
+            model class trained on random audit items only; ``random_*`` and
+            ``labels_saved*`` are NaN where there are too few audit labels or
+            the curve would have to be read beyond 1.5x its largest measured
+            size. Rows are computed once per model version and cached (the
+            random curve once per audit set), so calling this after every
+            retrain, from a background thread, costs one row's work.
+        """
+        from .savings import SAVINGS_COLUMNS, random_curve_correctness, random_curve_sizes, savings_row
+
+        if source not in ("auto", "test", "audit"):
+            raise InvalidDataError(f"source must be 'auto', 'test' or 'audit', got {source!r}.")
+        h = self.history
+        rows = []
+        with self._savings_lock:
+            for version, n_labels in zip(h["model_version"].astype(int), h["n_labels"].astype(int)):
+                e = self._round_extras.get(int(version))
+                if e is None:
+                    rows.append({**dict.fromkeys(SAVINGS_COLUMNS, float("nan")), "n_labels": n_labels})
+                    continue
+                use_test = source == "test" or (source == "auto" and len(e["test_correct"]) > 0)
+                key = ("row", int(version), use_test, float(confidence), int(n_folds))
+                if key not in self._savings_cache:
+                    audit, y_audit = e["audit_positions"], e["y_audit"]
+                    curve_key = ("curve", audit.tobytes(), y_audit.tobytes(), int(n_folds))
+                    if curve_key not in self._savings_cache:
+                        sizes = random_curve_sizes(len(audit), n_folds=n_folds)
+                        correct = (random_curve_correctness(self.model_template, self.dataset.X[audit], y_audit,
+                                                            self.dataset.n_classes, sizes, n_folds, self.random_state)
+                                   if len(sizes) >= 2 else None)
+                        self._savings_cache[curve_key] = (sizes, correct)
+                    sizes, correct = self._savings_cache[curve_key]
+                    strategy_correct = e["test_correct"] if use_test else e["audit_correct"]
+                    self._savings_cache[key] = savings_row(e["n_labels"], strategy_correct, correct, sizes,
+                                                           paired=not use_test, confidence=confidence,
+                                                           random_state=self.random_state)
+                rows.append(self._savings_cache[key])
+        return pd.DataFrame(rows, columns=SAVINGS_COLUMNS)
 
     def retrain_in_background(self, on_done=None):
         """Start :meth:`retrain` in the session's one worker thread unless one runs.

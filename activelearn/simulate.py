@@ -18,7 +18,8 @@ from .datasets import MISSING
 from .exceptions import ActiveLearnError
 from .metrics import accuracy_at, aulc, labels_to_target
 
-__all__ = ["simulate", "run_one", "run_loop", "summarize", "initial_ids", "Oracle", "RESULT_COLUMNS", "SIMULATED"]
+__all__ = ["simulate", "run_one", "run_loop", "run_offers", "summarize", "summarize_stopping", "initial_ids", "Oracle",
+           "RESULT_COLUMNS", "SIMULATED", "stopping_candidates"]
 
 #: The annotator simulated labels are recorded under: never a person's name.
 SIMULATED = "simulated"
@@ -178,6 +179,99 @@ def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=Fals
             bar.close()
     return session.history
 
+def run_offers(session, budget, oracle=None, retrain_every=10, progress=False):
+    """Drive ``session`` as the widget does: :meth:`Session.next_offer` one item at a time, audit items included.
+
+    Unlike :func:`run_loop`, a share ``session.audit_share`` of the items are
+    audit items (random, never trained on); ``budget`` counts every label,
+    audit labels included. Retrains every ``retrain_every`` labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The session's history.
+    """
+    oracle = oracle or Oracle(session.dataset)
+    retrain_every = int(retrain_every)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=budget, desc=f"{session.strategy_name} (offers)", unit="label")
+    try:
+        given = 0
+        while given < budget:
+            offer = session.next_offer()
+            if offer is None:
+                break
+            session.label(offer.item_id, oracle(offer.item_id), seconds=0.0, annotator=SIMULATED)
+            given += 1
+            if bar is not None:
+                bar.update(1)
+            if given % retrain_every == 0 and len(session._snapshot().train_positions):
+                session.retrain()
+    finally:
+        if bar is not None:
+            bar.close()
+    return session.history
+
+
+def stopping_candidates(budget=None):
+    """The criteria :func:`simulate` records with ``stopping=True``: the default, each criterion alone, two pairs."""
+    from .stopping import (AccuracyFlattening, LabelBudget, PoolUncertainty, StabilizingPredictions,
+                           default_criteria)
+
+    out = {"default": default_criteria(), "stabilizing_predictions": StabilizingPredictions(),
+           "pool_uncertainty": PoolUncertainty(), "accuracy_flattening": AccuracyFlattening(),
+           "stabilizing_and_flattening": StabilizingPredictions() & AccuracyFlattening(),
+           "stabilizing_or_uncertainty": StabilizingPredictions() | PoolUncertainty()}
+    if budget is not None:
+        out["label_budget"] = LabelBudget(budget)
+    return out
+
+
+class _RoundRecorder:
+    """Session callback of a simulated run: per retrain, what each stopping criterion says and the successor's score."""
+
+    def __init__(self, stopping, successor_model):
+        self.stopping, self.successor_model, self.rows = stopping or {}, successor_model, {}
+
+    def on_retrain_end(self, session, record):
+        row = {}
+        if self.stopping:
+            state = session._stopping_state()
+            for name, criterion in self.stopping.items():
+                row[f"stop_{name}"] = criterion.is_met(state)
+            # raw values, so that other thresholds can be compared offline (benchmarks/stopping.py)
+            from .stopping import AccuracyFlattening, StabilizingPredictions
+
+            row["value_stabilizing_predictions"] = StabilizingPredictions().check(state)[0]
+            row["value_pool_uncertainty"] = float(state.uncertainty[-1])
+            row["value_accuracy_flattening"] = AccuracyFlattening().check(state)[0]
+        if self.successor_model is not None:
+            from ._training import evaluate, fit_model
+
+            snap = session._snapshot()
+            X = session.dataset.X
+            model, _ = fit_model(self.successor_model, X[snap.train_positions], snap.y_train,
+                                 session.dataset.n_classes, 0)
+            row["successor_accuracy"] = evaluate(model, session.dataset, np.flatnonzero(session.test_mask))[0]
+        self.rows[int(record["model_version"])] = row
+
+
+def _normalise_stopping(stopping, budget):
+    if stopping is None or stopping is False:
+        return None
+    from .stopping import Criterion
+
+    if stopping is True:
+        return stopping_candidates(budget)
+    if isinstance(stopping, Criterion):
+        return {"default": stopping}
+    if isinstance(stopping, dict) and all(isinstance(c, Criterion) for c in stopping.values()):
+        return dict(stopping)
+    raise ActiveLearnError(f"stopping must be True, a Criterion or a dict of name -> Criterion, got {stopping!r}.")
+
+
 RESULT_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "macro_f1", "cost", "train_seconds",
                   "query_seconds"]
 
@@ -192,19 +286,30 @@ def initial_ids(session, initial_size, seed):
 
 def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, model=None, test_size=0.3,
             seconds_per_label=None, cost_per_hour=None, cost_per_label=None, strategy_params=None,
-            initial="random"):
+            initial="random", stopping=None, successor_model=None):
     """One learning curve: a fresh in-memory session, the initial set, then the loop to ``budget``.
+
+    ``stopping`` (a dict name -> Criterion, or True) adds a boolean column
+    ``stop_<name>`` per criterion (whether it says stop after that retrain)
+    and ``value_<criterion>`` for the three measured criteria;
+    ``successor_model`` adds ``successor_accuracy``: a clone of it trained on
+    the same labeled set, scored on the same test set.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RESULT_COLUMNS`, one row per retrain.
+        Columns :data:`RESULT_COLUMNS` (and the above), one row per retrain.
     """
     from .loop import Session
 
     session = Session(dataset, model=model, strategy=strategy, store=":memory:", batch_size=batch_size,
                       test_size=test_size, random_state=seed, cost_per_hour=cost_per_hour,
                       cost_per_label=cost_per_label, strategy_params=strategy_params)
+    stopping = _normalise_stopping(stopping, budget)
+    recorder = None
+    if stopping or successor_model is not None:
+        recorder = _RoundRecorder(stopping, successor_model)
+        session.callbacks.append(recorder)
     oracle = Oracle(dataset)
     if initial not in ("random", "cold_start"):
         raise ValueError(f"initial must be 'random' or 'cold_start', got {initial!r}")
@@ -218,7 +323,10 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
     out = history.assign(strategy=strategy if isinstance(strategy, str) else session.strategy_name, seed=seed,
                          round=np.arange(len(history)))
     session.store.close()
-    return out[RESULT_COLUMNS]
+    if recorder is None:
+        return out[RESULT_COLUMNS]
+    extra = pd.DataFrame([recorder.rows.get(int(v), {}) for v in history["model_version"]], index=out.index)
+    return pd.concat([out[RESULT_COLUMNS], extra], axis=1)
 
 
 def _worker_init(n_threads):
@@ -229,7 +337,7 @@ def _worker_init(n_threads):
 
 def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batch_size=10, initial_size=10,
              model=None, test_size=0.3, n_jobs=None, progress=True, seconds_per_label=None, cost_per_hour=None,
-             cost_per_label=None, strategy_params=None, initial="random"):
+             cost_per_label=None, strategy_params=None, initial="random", stopping=None, successor_model=None):
     """Run every strategy on every seed, in parallel processes, with a progress bar.
 
     Parameters
@@ -254,18 +362,31 @@ def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batc
         ``tqdm.auto`` bar over runs.
     seconds_per_label, cost_per_hour, cost_per_label : float, optional
         Simulated labeling time and rates, for the ``cost`` column.
+    stopping : True, Criterion or dict of name -> Criterion, optional
+        Record, per retrain, whether each criterion would stop there (columns
+        ``stop_<name>``; True: :func:`stopping_candidates`); see :func:`summarize_stopping`.
+    successor_model : estimator, optional
+        Transfer check (Lowell et al. 2019): also train a clone of this model
+        on every labeled set the loop reached and score it on the test set
+        (column ``successor_accuracy``). ``"random"`` is added to the
+        strategies when missing, so every actively acquired set has a random
+        one of the same size to compare with.
 
     Returns
     -------
     pandas.DataFrame
-        Tidy: :data:`RESULT_COLUMNS`, one row per strategy, seed and retrain.
+        Tidy: :data:`RESULT_COLUMNS` (and the columns above), one row per strategy, seed and retrain.
     """
     seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
     strategies = [strategies] if isinstance(strategies, str) else list(strategies)
+    if successor_model is not None and "random" not in strategies:
+        strategies.append("random")
+    _normalise_stopping(stopping, budget)  # a bad argument fails here, not in a worker
     jobs = [(s, seed) for seed in seeds for s in strategies]
     kwargs = dict(budget=budget, batch_size=batch_size, initial_size=initial_size, model=model,
                   test_size=test_size, seconds_per_label=seconds_per_label, cost_per_hour=cost_per_hour,
-                  cost_per_label=cost_per_label, strategy_params=strategy_params, initial=initial)
+                  cost_per_label=cost_per_label, strategy_params=strategy_params, initial=initial,
+                  stopping=stopping, successor_model=successor_model)
     n_jobs = min(len(jobs), n_jobs or os.cpu_count() or 1)
     bar = None
     if progress:
@@ -335,6 +456,12 @@ def summarize(results, target=0.95, budgets=(50, 100, 200, 300), baseline="rando
         ``accuracy_at_<b>_mean`` / ``_std``, ``labels_saved_pct`` and
         ``cost_saved_pct`` against ``baseline``, and ``p_value`` of a paired
         Wilcoxon signed-rank test of per-seed AULC against the baseline.
+        With a stopping record (``simulate(..., stopping=...)``) also, for the
+        ``default`` criterion: ``seeds_stopped``, ``labels_at_stop_median``,
+        ``accuracy_at_stop_mean``, ``accuracy_at_budget_mean``, ``stop_loss_mean``,
+        ``stop_loss_max``, ``stop_labels_saved_pct_median`` (see :func:`summarize_stopping`).
+        With ``successor_accuracy``: the transfer check's columns (``successor_aulc_mean``,
+        ``successor_delta_aulc`` / ``_low`` / ``_high``, ``primary_delta_aulc``, ``gain_transfers``).
         Unreached seeds count as ``inf`` labels in the median (so a median
         is ``inf`` when fewer than half the seeds reached the target).
     """
@@ -366,5 +493,112 @@ def summarize(results, target=0.95, budgets=(50, 100, 200, 300), baseline="rando
             diff = paired[0] - paired[1]
             if len(diff) >= 2 and np.any(diff != 0):
                 row["p_value"] = float(stats.wilcoxon(paired[0], paired[1]).pvalue)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if "stop_default" in results.columns:
+        stop = summarize_stopping(results, criteria=["default"]).set_index("strategy")
+        for col in ("seeds_stopped", "labels_at_stop_median", "accuracy_at_stop_mean", "accuracy_at_budget_mean",
+                    "loss_mean", "loss_max", "labels_saved_pct_median"):
+            out[col if col.startswith(("labels_at", "accuracy_at_s", "accuracy_at_b", "seeds")) else f"stop_{col}"] = (
+                out["strategy"].map(stop[col]))
+    if "successor_accuracy" in results.columns:
+        out = out.merge(_transfer(results, baseline, aulc_range), on="strategy", how="left")
+    return out
+
+
+def _first_stop(g, column):
+    hit = np.flatnonzero(g[column].fillna(False).to_numpy(bool))
+    return (int(hit[0]), True) if len(hit) else (len(g) - 1, False)
+
+
+def summarize_stopping(results, criteria=None):
+    """Where each recorded stopping criterion would have stopped, per strategy: labels, accuracy, loss.
+
+    Parameters
+    ----------
+    results : DataFrame
+        From :func:`simulate` with ``stopping=...`` (columns ``stop_<name>``).
+    criteria : list of str, optional
+        Names to report (default: every recorded one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per strategy and criterion: ``n_seeds``, ``seeds_stopped``
+        (seeds where it said stop before the budget ran out; on the others it
+        "stops" at the budget), ``labels_at_stop_median`` / ``_q25`` / ``_q75``,
+        ``labels_at_budget_median`` (the last round: the budget, or the pool's
+        end), ``labels_saved_pct_median`` (against that), ``accuracy_at_stop_mean``,
+        ``accuracy_at_budget_mean``, ``loss_mean`` / ``loss_max`` (accuracy at the
+        budget minus at the stop, per seed) and ``seeds_within_1pt``.
+    """
+    names = [c[len("stop_"):] for c in results.columns if c.startswith("stop_")]
+    if criteria is not None:
+        missing = sorted(set(criteria) - set(names))
+        if missing:
+            raise ActiveLearnError(f"no stopping record for {missing}: run simulate(..., stopping=...) with them.")
+        names = list(criteria)
+    if not names:
+        raise ActiveLearnError("these results have no stopping record: run simulate(..., stopping=True).")
+    rows = []
+    for strategy, by_strategy in results.groupby("strategy", sort=False):
+        for name in names:
+            per_seed = []
+            for seed, g in by_strategy.groupby("seed"):
+                g = g.sort_values("n_labels")
+                i, stopped = _first_stop(g, f"stop_{name}")
+                acc, n = g["accuracy"].to_numpy(float), g["n_labels"].to_numpy(float)
+                per_seed.append((seed, stopped, n[i], acc[i], n[-1], acc[-1]))
+            d = pd.DataFrame(per_seed, columns=["seed", "stopped", "n_stop", "acc_stop", "n_budget", "acc_budget"])
+            loss = d["acc_budget"] - d["acc_stop"]
+            saved = 100.0 * (1.0 - d["n_stop"] / d["n_budget"])
+            rows.append({"strategy": strategy, "criterion": name, "n_seeds": len(d),
+                         "seeds_stopped": int(d["stopped"].sum()),
+                         "labels_at_stop_median": float(d["n_stop"].median()),
+                         "labels_at_stop_q25": float(d["n_stop"].quantile(0.25)),
+                         "labels_at_stop_q75": float(d["n_stop"].quantile(0.75)),
+                         "labels_at_budget_median": float(d["n_budget"].median()),
+                         "labels_saved_pct_median": float(saved.median()),
+                         "labels_saved_pct_min": float(saved.min()),
+                         "accuracy_at_stop_mean": float(d["acc_stop"].mean()),
+                         "accuracy_at_budget_mean": float(d["acc_budget"].mean()),
+                         "loss_mean": float(loss.mean()), "loss_max": float(loss.max()),
+                         "seeds_within_1pt": int((loss <= 0.01 + 1e-12).sum())})
+    return pd.DataFrame(rows)
+
+
+def _transfer(results, baseline, aulc_range):
+    """Does the gain transfer to the successor model? AULC of its curve on each strategy's labeled sets vs random's.
+
+    Per strategy: the successor's mean AULC, its paired (by seed) difference to the baseline's with a 95%
+    bootstrap interval, the active model's own difference (``primary_delta_aulc``), and ``gain_transfers``:
+    ``"yes"`` (interval above 0), ``"no"`` (mean difference at or below 0), ``"unclear"`` (positive, interval spans 0).
+    """
+    lo, hi = aulc_range
+    per = {}
+    for (strategy, seed), g in results.groupby(["strategy", "seed"], sort=False):
+        n = g["n_labels"].to_numpy()
+        hi_ = min(hi, n.max())
+        per[(strategy, seed)] = (aulc(n, g["accuracy"].to_numpy(), lo, hi_),
+                                 aulc(n, g["successor_accuracy"].to_numpy(float), lo, hi_))
+    rows = []
+    from .metrics import paired_bootstrap_interval
+
+    strategies = list(dict.fromkeys(results["strategy"]))
+    for strategy in strategies:
+        seeds = sorted(s for (st, s) in per if st == strategy)
+        succ = np.array([per[(strategy, s)][1] for s in seeds])
+        row = {"strategy": strategy, "successor_aulc_mean": float(succ.mean()),
+               "successor_delta_aulc": float("nan"), "successor_delta_low": float("nan"),
+               "successor_delta_high": float("nan"), "gain_transfers": ""}
+        paired = [s for s in seeds if (baseline, s) in per]
+        if strategy != baseline and paired:
+            own = np.array([per[(strategy, s)][1] for s in paired])
+            base = np.array([per[(baseline, s)][1] for s in paired])
+            est, low, high, _ = paired_bootstrap_interval(own, base, lambda a, b: float(np.mean(a - b)), n_boot=2000)
+            primary = float(np.mean([per[(strategy, s)][0] - per[(baseline, s)][0] for s in paired]))
+            row.update(successor_delta_aulc=est, successor_delta_low=low, successor_delta_high=high,
+                       primary_delta_aulc=primary,
+                       gain_transfers="yes" if low > 0 else ("no" if high <= 0 or est <= 0 else "unclear"))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -37,3 +37,14 @@ def test_demo_prints_curve_and_writes_plot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Learning curve" in out and "auto" in out
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
+
+
+def test_simulate_successor_reports_whether_the_gain_transfers(tmp_path, capsys):
+    rc = main(["simulate", "--dataset", "iris", "--strategies", "margin", "--seeds", "2", "--budget", "15",
+               "--batch-size", "5", "--initial-size", "5", "--target", "0.9", "--jobs", "1", "--successor", "lr",
+               "--out", str(tmp_path)])
+    assert rc == 0
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert set(curves["strategy"]) == {"random", "margin"} and curves["successor_accuracy"].between(0, 1).all()
+    md = (tmp_path / "summary.md").read_text()
+    assert "Transfer check" in md and "| margin |" in md.split("Transfer check")[1]

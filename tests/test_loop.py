@@ -580,3 +580,26 @@ def test_a_session_takes_a_skorch_net_and_refuses_what_it_cannot_train(blobs):
         al.Session(blobs, model="logreg", store=":memory:")
     with pytest.raises(al.InvalidDataError, match=r"returned shape \(2, 10\).*\['ant', 'bee', 'cat'\]"):
         al.Session(blobs, model=nn.Linear(4, 10), store=":memory:")
+
+
+def test_session_stopping_advice_and_the_stop_set(blobs, fast_model):
+    from activelearn.stopping import LabelBudget, StabilizingPredictions
+
+    s = al.Session(blobs, model=fast_model, store=":memory:", batch_size=5, random_state=3)
+    again = al.Session(blobs, model=fast_model, store=":memory:", batch_size=5, random_state=3)
+    assert s.stop_ids == again.stop_ids and set(s.stop_ids).isdisjoint(s.test_ids)
+    advice = s.stopping()
+    assert isinstance(advice, al.StoppingAdvice) and not advice.stop and "No model yet" in advice.reason
+    s.simulate(20)
+    stop = np.array(s.dataset.positions(s.stop_ids))
+    s.label(s.stop_ids[0], blobs.classes[blobs.y[stop[0]]], annotator="simulated")  # a stop item gets labeled
+    s.retrain()
+    state = s._stopping_state()
+    assert len(state) == len(s.history)
+    train = s._snapshot().train_positions
+    np.testing.assert_array_equal(state.stop_trained[-1], np.isin(stop, train))
+    assert state.stop_trained[-1][0] and not state.stop_trained[-2][0]
+    advice = s.stopping(StabilizingPredictions(window=2) | LabelBudget(100), target=0.99)
+    assert set(advice.criteria) == {"stabilizing_predictions", "label_budget"}
+    assert advice.criteria["label_budget"]["value"] == s.history["n_labels"].iloc[-1]
+    assert list(advice.projection.columns) == ["n_labels", "accuracy", "low", "high"]

@@ -26,6 +26,7 @@ def test_label_efficiency_notebook_shows_table_and_plots(tmp_path):
     assert any("labels_to_target_median" in h and "auto" in h for h in html)  # the summary table
     assert [o for o in outputs if "image/png" in o.get("data", {})]  # the plots
     assert any("no overlap" in o.get("text", "") for o in outputs)
+    assert any("gain_transfers" in h and "successor_delta_aulc" in h for h in html)  # the transfer check
 
 
 @pytest.mark.parametrize("name, export", [("03_label_texts.ipynb", "text_labels.csv"),

@@ -117,3 +117,50 @@ def check_headline(ours_30, ours_150, random_30):
 @pytest.mark.slow
 def test_the_default_beats_random_with_the_same_model_on_digits(digits):
     check_headline(*headline_runs(digits))
+
+
+def test_simulate_records_where_each_stopping_criterion_would_stop(blobs, fast_model):
+    from activelearn.simulate import summarize_stopping
+    from activelearn.stopping import LabelBudget
+
+    r = simulate(blobs, ["margin"], seeds=[0, 1], budget=60, batch_size=5, initial_size=5, model=fast_model,
+                 n_jobs=1, progress=False, stopping={"default": LabelBudget(30), "never": LabelBudget(1000)})
+    assert {"stop_default", "stop_never", "value_stabilizing_predictions", "value_pool_uncertainty",
+            "value_accuracy_flattening"} <= set(r.columns)
+    assert (r["stop_default"] == (r["n_labels"] >= 30)).all() and not r["stop_never"].any()
+    assert r.loc[r["n_labels"] >= 20, "value_stabilizing_predictions"].notna().all()  # 3 comparisons by then
+    table = summarize_stopping(r).set_index("criterion")
+    assert table.loc["default", "seeds_stopped"] == 2 and table.loc["default", "labels_at_stop_median"] == 30
+    assert table.loc["never", "seeds_stopped"] == 0 and table.loc["never", "labels_at_stop_median"] == 60
+    last = r[r["n_labels"] == 60].set_index("seed")["accuracy"]
+    at_stop = r[r["n_labels"] == 30].set_index("seed")["accuracy"]
+    assert table.loc["default", "loss_mean"] == pytest.approx((last - at_stop).mean())
+    assert table.loc["default", "labels_saved_pct_median"] == pytest.approx(50.0)
+    s = summarize(r, target=0.9, budgets=(60,), baseline="margin", aulc_range=(5, 60))
+    for col in ("seeds_stopped", "labels_at_stop_median", "accuracy_at_stop_mean", "accuracy_at_budget_mean",
+                "stop_loss_mean"):
+        assert col in s.columns
+    with pytest.raises(al.ActiveLearnError, match="stopping"):
+        simulate(blobs, ["margin"], seeds=[0], budget=20, n_jobs=1, progress=False, stopping="yes")
+    with pytest.raises(al.ActiveLearnError, match="no stopping record"):
+        summarize_stopping(r, criteria=["other"])
+
+
+def test_successor_model_transfer_check_on_a_tiny_case(blobs, fast_model):
+    from sklearn.naive_bayes import GaussianNB
+
+    r = simulate(blobs, ["margin"], seeds=[0, 1], budget=30, batch_size=5, initial_size=5, model=fast_model,
+                 n_jobs=1, progress=False, successor_model=GaussianNB())
+    assert set(r["strategy"]) == {"margin", "random"}  # random added: the same-size random set to compare with
+    assert r["successor_accuracy"].between(0, 1).all()
+    # the successor is trained on exactly the loop's labeled set: on round 0 (the shared random start) both
+    # strategies' successors agree
+    first = r[r["round"] == 0].pivot(index="seed", columns="strategy", values="successor_accuracy")
+    np.testing.assert_allclose(first["margin"], first["random"])
+    s = summarize(r, target=0.9, budgets=(30,), aulc_range=(5, 30)).set_index("strategy")
+    for col in ("successor_aulc_mean", "successor_delta_aulc", "successor_delta_low", "successor_delta_high",
+                "gain_transfers"):
+        assert col in s.columns
+    assert s.loc["margin", "gain_transfers"] in {"yes", "no", "unclear"} and s.loc["random", "gain_transfers"] == ""
+    assert s.loc["margin", "successor_delta_low"] <= s.loc["margin", "successor_delta_aulc"] \
+        <= s.loc["margin", "successor_delta_high"]

@@ -1,0 +1,176 @@
+"""Live savings against random sampling, from the audit labels of a real session.
+
+The audit items (``audit_share`` of what a person is shown: drawn uniformly at
+random from the pool, blind, never trained on) serve twice:
+
+1. an unbiased test set for the strategy's model (when there is no held-out
+   test set with true labels);
+2. a random-sampling learning curve of its own: the same model class trained
+   on random subsets of the audit items only, evaluated by cross-fitting
+   (each audit item is predicted by models that never saw it).
+
+Labels saved = how many random labels the random curve needs to reach the
+strategy's accuracy, minus the labels the strategy used. Intervals come from
+a bootstrap over the audit items (and the test items), paired where the same
+items score both curves. Where the random curve would have to be stretched
+beyond what was measured, the answer is NaN, never an invented number.
+"""
+
+import numpy as np
+
+from ._proba import predict_proba_full
+from ._training import fit_model
+from .metrics import wilson_interval
+from .stopping import fit_error_curve, fit_error_curves
+
+__all__ = ["random_curve_correctness", "random_curve_sizes", "savings_row", "SAVINGS_COLUMNS"]
+
+#: Columns of :meth:`Session.savings`, one row per retrain.
+SAVINGS_COLUMNS = ["n_labels", "strategy_accuracy", "strategy_low", "strategy_high", "random_accuracy", "random_low",
+                   "random_high", "labels_saved", "labels_saved_low", "labels_saved_high"]
+
+#: Fewest audit items before a random curve is attempted.
+MIN_AUDIT_FOR_CURVE = 20
+
+
+def random_curve_sizes(n_audit, n_folds=5, n_sizes=4, min_size=5):
+    """Training sizes of the cross-fitted random curve: geometric, up to ``(n_folds - 1) / n_folds`` of the audit."""
+    top = int(np.floor(n_audit * (n_folds - 1) / n_folds))
+    if top < max(min_size, 2):
+        return np.zeros(0, dtype=int)
+    sizes = np.unique(np.round(top * np.geomspace(0.25, 1.0, n_sizes)).astype(int))
+    return sizes[sizes >= min_size]
+
+
+def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0):
+    """Cross-fitted correctness of random-sampling models on the audit items.
+
+    For each of ``n_folds`` folds, models of the template are trained on random
+    subsets (of each size in ``sizes``, nested) of the other folds' items and
+    predict the fold's items.
+
+    Returns
+    -------
+    ndarray of shape (n_items, len(sizes)), float
+        1.0 / 0.0 where the item was predicted right / wrong by the model of that size, NaN where not evaluated.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    n = len(y)
+    out = np.full((n, len(sizes)), np.nan)
+    rng = np.random.default_rng([int(random_state), 0x5A7E])
+    folds = np.array_split(rng.permutation(n), n_folds)
+    for k, held in enumerate(folds):
+        train = np.concatenate([f for j, f in enumerate(folds) if j != k])
+        order = rng.permutation(train)
+        for s, size in enumerate(sizes):
+            if size > len(order):
+                continue
+            pick = order[:size]
+            model, _ = fit_model(model_template, X[pick], y[pick], n_classes, 0)
+            pred = predict_proba_full(model, X[held], n_classes).argmax(axis=1)
+            out[held, s] = (pred == y[held]).astype(float)
+    return out
+
+
+def _crossing(curve, accuracy):
+    """Labels at which ``error = a * n ** -b`` reaches ``accuracy`` (inf: never; 0: from the start)."""
+    a, b = curve
+    err = 1.0 - accuracy
+    if err >= a:
+        return 0.0
+    if b <= 0 or err <= 0:
+        return float("inf")
+    log_m = np.log(err / a) / -b
+    return float(np.exp(log_m)) if log_m < 700 else float("inf")
+
+
+def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, confidence=0.9, n_boot=400,
+                stretch=1.5, random_state=0):
+    """One row of :data:`SAVINGS_COLUMNS`.
+
+    Parameters
+    ----------
+    n_labels : int
+        Labels the strategy's model was trained on.
+    strategy_correct : array of shape (n_eval,)
+        Whether the strategy's model predicts each evaluation item right.
+    random_correct : array of shape (n_audit, n_sizes)
+        From :func:`random_curve_correctness` (empty: no random curve).
+    sizes : array of shape (n_sizes,)
+    paired : bool
+        The strategy was scored on the audit items themselves (resampled together).
+    confidence : float
+        Interval level (0.9: the 5th and 95th percentiles).
+    stretch : float
+        How far beyond the largest measured size the random curve may be read
+        (``stretch * sizes.max()``); further out, NaN.
+    """
+    strategy_correct = np.asarray(strategy_correct, dtype=float)
+    row = dict.fromkeys(SAVINGS_COLUMNS, float("nan"))
+    row["n_labels"] = int(n_labels)
+    z = float(_z(confidence))
+    if len(strategy_correct):
+        k = int(strategy_correct.sum())
+        row["strategy_accuracy"] = k / len(strategy_correct)
+        row["strategy_low"], row["strategy_high"] = wilson_interval(k, len(strategy_correct), z=z)
+    sizes = np.asarray(sizes, dtype=float)
+    if random_correct is None or len(sizes) < 2 or len(random_correct) < MIN_AUDIT_FOR_CURVE:
+        return row
+    limit, floor = stretch * sizes.max(), sizes.min() / stretch
+    rc = np.asarray(random_correct, dtype=float)
+
+    def curve_of(rows):
+        acc = np.nanmean(rc[rows], axis=0)
+        return fit_error_curve(sizes, acc, np.full(len(sizes), len(rows)))
+
+    def read(curve, s_acc):
+        r_acc = float(np.clip(1.0 - curve[0] * float(n_labels) ** -curve[1], 0, 1)) if n_labels <= limit else np.nan
+        m = _crossing(curve, s_acc) if np.isfinite(s_acc) else np.nan
+        return r_acc, m
+
+    all_rows = np.arange(len(rc))
+    curve = curve_of(all_rows)
+    if curve is None:
+        return row
+    r_acc, m = read(curve, row["strategy_accuracy"])
+    row["random_accuracy"] = r_acc
+    row["labels_saved"] = m - n_labels if np.isfinite(m) and floor <= m <= limit else float("nan")
+
+    rng = np.random.default_rng([int(random_state), 0x5AFE])
+    idx = rng.integers(0, len(rc), (int(n_boot), len(rc)))
+    known = ~np.isnan(rc)
+    counts = np.zeros((int(n_boot), len(rc)))
+    np.add.at(counts, (np.repeat(np.arange(int(n_boot)), len(rc)), idx.ravel()), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = (counts @ np.where(known, rc, 0.0)) / (counts @ known)
+    err = np.maximum(1.0 - acc, 0.5 / len(rc))
+    ca, cb = fit_error_curves(np.broadcast_to(sizes, err.shape), err)
+    if paired and len(strategy_correct) == len(rc):
+        s_acc = counts @ strategy_correct / len(rc)
+    elif len(strategy_correct):
+        s_idx = rng.integers(0, len(strategy_correct), (int(n_boot), len(strategy_correct)))
+        s_acc = strategy_correct[s_idx].mean(axis=1)
+    else:
+        s_acc = np.full(int(n_boot), np.nan)
+    r_s = np.where(n_labels <= limit, np.clip(1.0 - ca * float(n_labels) ** -cb, 0, 1), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        m_s = np.where(1.0 - s_acc >= ca, 0.0, np.where((cb > 0) & (s_acc < 1), ((1.0 - s_acc) / ca) ** (-1.0 / cb),
+                                                         np.inf))
+    m_s = np.where(np.isnan(ca) | np.isnan(s_acc), np.nan, m_s)
+    alpha = (1 - confidence) / 2
+    r_s, m_s = np.array(r_s, dtype=float), np.array(m_s, dtype=float)
+    if np.isfinite(r_s).any() and np.isfinite(row["random_accuracy"]):
+        row["random_low"], row["random_high"] = (float(v) for v in np.nanquantile(r_s, [alpha, 1 - alpha]))
+    if len(strategy_correct) and (~np.isnan(m_s)).any():
+        ordered = np.sort(m_s[~np.isnan(m_s)])  # inf: never reached by the random curve
+        lo = ordered[int(np.floor(alpha * (len(ordered) - 1)))]
+        hi = ordered[int(np.ceil((1 - alpha) * (len(ordered) - 1)))]
+        row["labels_saved_low"] = float(lo - n_labels) if floor <= lo <= limit else float("nan")
+        row["labels_saved_high"] = float(hi - n_labels) if floor <= hi <= limit else float("nan")
+    return row
+
+
+def _z(confidence):
+    from scipy.stats import norm
+
+    return norm.ppf(0.5 + confidence / 2)

@@ -1,0 +1,121 @@
+"""Are the live savings estimates honest? Their 90% intervals against the true values, in simulation.
+
+    python benchmarks/savings.py --datasets digits,wine --seeds 10 --labels 200 [--jobs 2]
+
+Per seed: a session (default model, strategy ``auto``, ``audit_share=0.5``,
+held-out test set 30%) is driven like the widget drives it
+(:func:`activelearn.simulate.run_offers`: one offer at a time, every second
+one an audit item, a retrain every 10 labels) to ``--labels`` labels in all.
+After each retrain ``session.savings(source="audit")`` gives the live
+estimates *without looking at the test set*. The truth:
+
+* strategy accuracy: that same model's accuracy on the held-out test set;
+* random accuracy: a real random-sampling run on the same seed (same test
+  set, batches of 5), its test accuracy at the same number of training labels.
+
+Reports, per dataset, over the rounds after 50 labels (given in all): how
+often each 90% interval contains the truth, the mean interval width, and how
+often the estimate is NaN (the data cannot say). Writes
+benchmarks/out/savings.json and prints a table. Goal: >= 80% coverage.
+"""
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
+from pathlib import Path
+
+
+def one_seed(name, seed, labels, test_size=0.3):
+    import activelearn as al
+    from activelearn.metrics import accuracy_at
+    from activelearn.simulate import run_offers, run_one
+
+    dataset = al.load_dataset(name)
+    session = al.Session(dataset, store=":memory:", random_state=seed, test_size=test_size, audit_share=0.5)
+    start = time.perf_counter()
+    run_offers(session, labels, retrain_every=10)
+    loop_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    live = session.savings(source="audit")
+    savings_seconds = time.perf_counter() - start
+    h = session.history
+    random_run = run_one(dataset, "random", seed, budget=int(h["n_labels"].max()), batch_size=5, initial_size=5,
+                         test_size=test_size)
+    rows = []
+    for (i, est), (_, hist) in zip(live.iterrows(), h.iterrows()):
+        n = int(est["n_labels"])
+        rows.append({"dataset": name, "seed": seed, "n_labels": n, "given": int(hist["n_labels"] + hist["audit_n"]),
+                     "audit_n": int(hist["audit_n"]), "true_strategy": float(hist["accuracy"]),
+                     "true_random": accuracy_at(random_run["n_labels"], random_run["accuracy"], n),
+                     **{k: float(v) for k, v in est.items() if k != "n_labels"}})
+    return rows, loop_seconds, savings_seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="digits,wine")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--labels", type=int, default=200, help="labels given in all (audit included) per seed")
+    parser.add_argument("--after", type=int, default=50, help="rounds scored once this many labels were given")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/out/savings.json")
+    args = parser.parse_args(argv)
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from activelearn._threads import set_thread_limits
+
+    jobs = [(name, seed) for name in args.datasets.split(",") for seed in range(args.seeds)]
+    rows, timings = [], []
+    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn"), initializer=set_thread_limits,
+                             initargs=(1,)) as ex:
+        futures = {ex.submit(one_seed, name, seed, args.labels): (name, seed) for name, seed in jobs}
+        for fut in tqdm(futures, desc="savings", unit="seed"):
+            r, loop_s, sav_s = fut.result()
+            rows.extend(r)
+            name, seed = futures[fut]
+            timings.append({"dataset": name, "seed": seed, "loop_seconds": loop_s, "savings_seconds": sav_s,
+                            "rounds": len(r)})
+    d = pd.DataFrame(rows)
+    late = d[d["given"] > args.after]
+    table = []
+    for name, g in late.groupby("dataset", sort=False):
+        t = pd.DataFrame(timings)
+        t = t[t["dataset"] == name]
+        row = {"dataset": name, "seeds": g["seed"].nunique(), "rounds": len(g),
+               "savings_seconds_per_round": float(t["savings_seconds"].sum() / t["rounds"].sum())}
+        for what, est, lo, hi in (("strategy", "strategy_accuracy", "strategy_low", "strategy_high"),
+                                  ("random", "random_accuracy", "random_low", "random_high")):
+            truth = g[f"true_{what}"]
+            known = g[lo].notna() & g[hi].notna() & truth.notna()
+            inside = (g[lo] <= truth + 1e-12) & (truth <= g[hi] + 1e-12)
+            row[f"{what}_coverage"] = float(inside[known].mean()) if known.any() else float("nan")
+            row[f"{what}_rounds_known"] = int(known.sum())
+            row[f"{what}_width"] = float((g[hi] - g[lo])[known].mean()) if known.any() else float("nan")
+            row[f"{what}_mean_abs_error"] = float((g[est] - truth)[known].abs().mean()) if known.any() else float("nan")
+        row["labels_saved_known"] = int(g["labels_saved"].notna().sum())
+        row["labels_saved_median"] = float(g["labels_saved"].median())
+        table.append(row)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "summary": table, "rounds": d.to_dict(orient="records"),
+                               "timings": timings}, default=float, indent=1))
+    print(f"Rounds after {args.after} labels given; 90% intervals; truth from the held-out test set and a real "
+          "random-sampling run on the same seed.\n")
+    print("| dataset | seeds | rounds | strategy: covered (known) | width | abs err | random: covered (known) | "
+          "width | abs err | labels saved known | median | savings() s/round |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in table:
+        print(f"| {r['dataset']} | {r['seeds']} | {r['rounds']} | {r['strategy_coverage']:.0%} "
+              f"({r['strategy_rounds_known']}) | {r['strategy_width']:.3f} | {r['strategy_mean_abs_error']:.3f} | "
+              f"{r['random_coverage']:.0%} ({r['random_rounds_known']}) | {r['random_width']:.3f} | "
+              f"{r['random_mean_abs_error']:.3f} | {r['labels_saved_known']} | {r['labels_saved_median']:.0f} | "
+              f"{r['savings_seconds_per_round']:.2f} |")
+    print(f"\nWrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import activelearn as al
+from activelearn.savings import SAVINGS_COLUMNS, random_curve_sizes, savings_row
+from activelearn.simulate import run_offers
+from activelearn.stopping import (AccuracyFlattening, AllOf, AnyOf, LabelBudget, PoolUncertainty,
+                                  StabilizingPredictions, StoppingState, advise, cohen_kappa, draw_stop_set)
+
+
+def state_from_predictions(preds, trained=None):
+    k = len(preds)
+    return StoppingState(np.arange(1, k + 1) * 10, np.full(k, np.nan), stop_predictions=preds,
+                         stop_trained=trained)
+
+
+def test_cohen_kappa_known_values():
+    assert cohen_kappa([0, 1, 0, 1], [0, 1, 0, 1]) == 1.0
+    assert cohen_kappa([0, 0, 1, 1], [1, 1, 0, 0]) == pytest.approx(-1.0)
+    # observed 0.75, expected 0.5: (0.75 - 0.5) / 0.5
+    assert cohen_kappa([0, 0, 1, 1], [0, 1, 1, 1]) == pytest.approx(0.5)
+    assert np.isnan(cohen_kappa([], []))
+
+
+def test_stabilizing_predictions_waits_for_the_window_then_stops_on_stable_predictions():
+    rng = np.random.default_rng(0)
+    changing = [rng.integers(0, 3, 200) for _ in range(4)]
+    stable = [changing[-1]] * 3
+    crit = StabilizingPredictions(threshold=0.99, window=3)
+    value, met = crit.check(state_from_predictions(changing))
+    assert not met and value < 0.5
+    value, met = crit.check(state_from_predictions(changing + stable[:2]))  # 2 stable comparisons of 3
+    assert not met and value < 0.99
+    value, met = crit.check(state_from_predictions(changing + stable))
+    assert met and value == pytest.approx(1.0)
+    assert not crit.check(state_from_predictions(stable[:3]))[1]  # only 2 comparisons exist: never met early
+
+
+def test_comparisons_never_use_a_stop_item_either_model_trained_on():
+    a = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    b = a.copy()
+    b[0] = 2  # the models disagree only on item 0 ...
+    trained = np.zeros(8, dtype=bool)
+    trained[0] = True  # ... which the second model was trained on
+    s = state_from_predictions([a, b], [np.zeros(8, bool), trained])
+    assert s.kappas()[1] == 1.0
+    assert state_from_predictions([a, b]).kappas()[1] < 1.0
+
+
+def test_draw_stop_set_is_fixed_by_random_state_and_at_most_a_third():
+    cand = np.arange(100, 400)
+    s1, s2 = draw_stop_set(cand, random_state=3), draw_stop_set(cand, random_state=3)
+    np.testing.assert_array_equal(s1, s2)
+    assert len(s1) == 100 and np.isin(s1, cand).all()
+    assert not np.array_equal(s1, draw_stop_set(cand, random_state=4))
+    assert len(draw_stop_set(np.arange(10_000))) == 1000
+
+
+def test_pool_uncertainty_needs_successive_low_rounds():
+    s = StoppingState([10, 20, 30], [0.8, 0.9, 0.9], uncertainty=[0.2, 0.004, 0.006])
+    assert PoolUncertainty(0.007, rounds=2).check(s) == (0.006, True)
+    assert not PoolUncertainty(0.005, rounds=2).check(s)[1]
+    assert PoolUncertainty(0.005, rounds=1).check(StoppingState([10, 20], [0.8, 0.9], uncertainty=[0.2, 0.004]))[1]
+    assert not PoolUncertainty(0.007, rounds=3).check(s)[1]  # round 1 was uncertain
+    assert not PoolUncertainty().check(StoppingState([10], [0.8]))[1]  # unknown: not met
+
+
+def test_accuracy_flattening_on_hand_made_curves():
+    n = np.arange(10, 130, 10)
+    rising = 1 - 0.9 * n ** -0.5  # +2.3 points from 120 to 220 labels
+    flat = np.full(len(n), 0.97) + np.tile([0.002, -0.002], len(n) // 2)
+    crit = AccuracyFlattening(threshold=0.01, horizon=100, window=6)
+    v_rising, met_rising = crit.check(StoppingState(n, rising, np.full(len(n), 500)))
+    v_flat, met_flat = crit.check(StoppingState(n, flat, np.full(len(n), 500)))
+    assert not met_rising and v_rising > 0.01
+    assert met_flat and v_flat < 0.01
+    assert not crit.check(StoppingState(n[:5], flat[:5]))[1]  # fewer rounds than the window
+
+
+def test_label_budget_and_composition():
+    s = StoppingState([10, 20, 30], [0.5, 0.6, 0.7], uncertainty=[0.5, 0.5, 0.01])
+    assert LabelBudget(30).is_met(s) and not LabelBudget(31).is_met(s)
+    either = LabelBudget(100) | PoolUncertainty(0.05, rounds=1)
+    both = LabelBudget(100) & PoolUncertainty(0.05, rounds=1)
+    assert isinstance(either, AnyOf) and isinstance(both, AllOf)
+    assert either.is_met(s) and not both.is_met(s)
+    result = both.evaluate(s)
+    assert result["label_budget"] == {"value": 30.0, "threshold": 100, "met": False}
+    assert result["pool_uncertainty"]["met"] is True
+    with pytest.raises(ValueError):
+        LabelBudget(0)
+    with pytest.raises(TypeError):
+        advise(s, criteria="budget")
+
+
+def test_advice_projects_the_curve_and_the_labels_to_target():
+    n = np.arange(20, 220, 20).astype(float)
+    acc = 1 - 0.5 * n ** -0.5  # reaches 0.97 at (0.03 / 0.5) ** -2 = 277.8 labels
+    advice = advise(StoppingState(n, acc, np.full(len(n), 10_000)), LabelBudget(1000), target=0.97,
+                    seconds_per_label=6.0)
+    assert isinstance(advice, al.StoppingAdvice) and not advice.stop
+    assert list(advice.projection.columns) == ["n_labels", "accuracy", "low", "high"]
+    assert advice.projection["n_labels"].iloc[0] == 200
+    p = advice.projection.set_index("n_labels")
+    assert p.loc[400, "accuracy"] == pytest.approx(1 - 0.5 * 400 ** -0.5, abs=1e-6)
+    assert (p["low"] <= p["accuracy"] + 1e-9).all() and (p["accuracy"] <= p["high"] + 1e-9).all()
+    assert advice.labels_to_target == pytest.approx(278 - 200, abs=1)
+    assert advice.minutes_to_target == pytest.approx(advice.labels_to_target * 6 / 60)
+    assert "Keep labeling" in advice.reason and "label budget" in advice.reason
+    done = advise(StoppingState(n, acc), LabelBudget(100))
+    assert done.stop and done.reason.startswith("You can stop at 200 labels")
+
+
+def test_advice_without_rounds_says_so():
+    advice = advise(StoppingState([], []))
+    assert not advice.stop and "No model yet" in advice.reason and advice.projection.empty
+    assert set(advice.criteria) == {"stabilizing_predictions", "pool_uncertainty"}
+
+
+# -- savings ---------------------------------------------------------------------------
+def synthetic_curve(n_items, sizes, curve, rng):
+    """Correctness of random-sampling models whose accuracy at m labels is curve(m)."""
+    return np.stack([(rng.random(n_items) < curve(m)).astype(float) for m in sizes], axis=1)
+
+
+def test_savings_intervals_contain_the_known_answer():
+    curve = lambda m: 1 - 2.0 * m ** -0.7  # noqa: E731
+    n_items = 1500
+    sizes = random_curve_sizes(n_items)  # 300 .. 1200
+    n_labels = 400
+    # the strategy at 400 labels is as good as random at 800: 400 labels saved
+    covered_saved, covered_random, widths = 0, 0, []
+    for seed in range(20):
+        r = np.random.default_rng(seed)
+        random_correct = synthetic_curve(n_items, sizes, curve, r)
+        strategy_correct = (r.random(n_items) < curve(800)).astype(float)
+        row = savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, random_state=seed)
+        # a NaN upper end says "beyond what the random curve measured" (past 1.5 x 1200 labels): above 400
+        covered_saved += row["labels_saved_low"] <= 400 and not row["labels_saved_high"] < 400
+        covered_random += row["random_low"] <= curve(n_labels) <= row["random_high"]
+        widths.append(row["labels_saved_high"] - row["labels_saved_low"])
+        assert row["strategy_low"] <= row["strategy_accuracy"] <= row["strategy_high"]
+    assert covered_saved >= 15 and covered_random >= 15  # 90% intervals, 20 draws
+    assert np.nanmedian(widths) < 800  # informative, not just wide
+
+
+def test_savings_are_nan_when_the_random_curve_is_too_short():
+    rng = np.random.default_rng(1)
+    curve = lambda m: 1 - 0.6 * m ** -0.5  # noqa: E731
+    few = random_curve_sizes(15)
+    row = savings_row(10, np.ones(15), synthetic_curve(15, few, curve, rng) if len(few) else None, few)
+    assert np.isnan(row["random_accuracy"]) and np.isnan(row["labels_saved"])
+    assert row["strategy_accuracy"] == 1.0  # what the data can say is still said
+    sizes = random_curve_sizes(100)  # largest measured size: 80
+    random_correct = synthetic_curve(100, sizes, curve, rng)
+    # 400 strategy labels: beyond 1.5 x 80, the curve is not read there
+    far = savings_row(400, (rng.random(100) < curve(2000)).astype(float), random_correct, sizes)
+    assert np.isnan(far["random_accuracy"]) and np.isnan(far["labels_saved"])
+    assert np.isnan(far["labels_saved_high"])
+
+
+def test_session_savings_rows_cached_and_nan_early(blobs):
+    s = al.Session(blobs, model=LogisticRegression(max_iter=200), store=":memory:", test_size=0.25, audit_share=0.5,
+                   random_state=0)
+    run_offers(s, 70, retrain_every=10)
+    out = s.savings(source="audit")
+    assert list(out.columns) == SAVINGS_COLUMNS and len(out) == len(s.history)
+    assert out["n_labels"].tolist() == s.history["n_labels"].tolist()
+    early = out[s.history["audit_n"] < 20]
+    assert early["random_accuracy"].isna().all()  # too few audit items: NaN, not a number
+    late = out.iloc[-1]
+    assert np.isfinite(late["random_accuracy"]) and late["random_low"] <= late["random_high"]
+    np.testing.assert_allclose(out["strategy_accuracy"], s.history["audit_accuracy"])
+    with_test = s.savings()  # true labels: the held-out set scores the strategy
+    np.testing.assert_allclose(with_test["strategy_accuracy"], s.history["accuracy"])
+    pd.testing.assert_frame_equal(out, s.savings(source="audit"))
+    with pytest.raises(al.InvalidDataError):
+        s.savings(source="nope")
+
+
+def test_savings_far_beyond_a_shallow_random_curve_is_nan_not_an_overflow():
+    from activelearn.savings import _crossing
+
+    # error 0.2 * n ** -0.0001: it halves after 2 ** 10000 labels, far beyond any float
+    assert _crossing((0.2, 1e-4), 0.9) == float("inf")
+    assert _crossing((0.2, 0.5), 0.9) == pytest.approx(4.0)
+    assert _crossing((0.2, 0.5), 0.7) == 0.0  # random is there from the start
+    rng = np.random.default_rng(2)
+    sizes = random_curve_sizes(100)
+    shallow = lambda m: 0.6 + 0.0001 * np.log(m)  # noqa: E731
+    row = savings_row(40, (np.arange(100) < 90).astype(float), synthetic_curve(100, sizes, shallow, rng), sizes)
+    assert np.isnan(row["labels_saved"]) and np.isnan(row["labels_saved_high"])
+    assert np.isfinite(row["random_accuracy"])
