@@ -609,3 +609,33 @@ def test_review_mode_replaces_keeps_and_undoes_doubtful_labels(session_factory, 
     press(w, BLOB_KEY[meant], pressed, meant)  # labeling works as before
     assert len(stored(s)) == before + 1
     w.close()
+
+
+def test_dashboard_shows_the_stopping_advice_and_the_labels_saved_against_random(session_factory, blobs):
+    s = session_factory(audit_share=0.5, batch_size=5)
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    assert w.dashboard.get("advice") is None  # no model yet: nothing to advise on
+    assert "not known yet" in w.dashboard["saved"]["text"]
+    pressed = []
+    for k in range(60):
+        meant = true_label(blobs, w.item["id"])
+        press(w, BLOB_KEY[meant], pressed, meant)
+        if k % 10 == 9:
+            w.retrain_in_background().join()
+    assert stored(s) == pressed and s.audit_mask.sum() >= 20  # half the items shown were random audit items
+    advice = s.stopping(target=w.target)
+    assert w.dashboard["advice"] == {"stop": advice.stop, "reason": advice.reason,
+                                     "labels_to_target": advice.labels_to_target
+                                     if np.isfinite(advice.labels_to_target) else None,
+                                     "minutes_to_target": advice.minutes_to_target
+                                     if np.isfinite(advice.minutes_to_target) else None}
+    saved = s.savings().iloc[-1]
+    text = w.dashboard["saved"]["text"]
+    if np.isfinite(saved["labels_saved"]):
+        assert w.dashboard["saved"]["n"] == pytest.approx(saved["labels_saved"])
+        assert f"{abs(saved['labels_saved']):,.0f}" in text and f"at {int(saved['n_labels'])} labels" in text
+    else:
+        assert "not known yet" in text
+    if np.isfinite(s.savings()["random_accuracy"]).any():  # the random curve is drawn beside the session's
+        assert "random sampling" in w.charts["labels"]
+    w.close()

@@ -907,8 +907,58 @@ class LabelingWidget(anywidget.AnyWidget):
         projection = self._projection(curve)
         stats["projected_labels"] = projection["labels"]
         self.stats = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in stats.items()}
-        self.dashboard = self._dashboard(h, curve, projection, stats)
-        self._draw_charts(h, curve, projection)
+        advice, savings = self._advice_and_savings(h)
+        dashboard = self._dashboard(h, curve, projection, stats)
+        dashboard.update(advice=self._advice_words(advice), saved=self._saved_words(savings))
+        self.dashboard = dashboard
+        self._draw_charts(h, curve, projection, advice, savings)
+
+    def _advice_and_savings(self, h):
+        """The session's stopping advice and live savings against random (None where they cannot be computed)."""
+        s, advice, savings = self.session, None, None
+        if not len(h):
+            return None, None
+        try:
+            advice = s.stopping(target=self.target)
+        except Exception:  # noqa: BLE001 - advice is optional; the dashboard never breaks on it
+            advice = None
+        if s.audit_share > 0:
+            try:
+                savings = s.savings()
+            except Exception:  # noqa: BLE001
+                savings = None
+        return advice, savings
+
+    @staticmethod
+    def _advice_words(advice):
+        if advice is None:
+            return None
+        finite = lambda v: v is not None and np.isfinite(v)  # noqa: E731
+        return {"stop": bool(advice.stop), "reason": str(advice.reason),
+                "labels_to_target": float(advice.labels_to_target) if finite(advice.labels_to_target) else None,
+                "minutes_to_target": float(advice.minutes_to_target) if finite(advice.minutes_to_target) else None}
+
+    def _saved_words(self, savings):
+        """Labels saved against random sampling, in words (live demo mode: ``audit_share`` > 0)."""
+        if self.session.audit_share <= 0:
+            return None
+        if savings is None or not len(savings) or not np.isfinite(savings["labels_saved"].iloc[-1]):
+            n_audit = int(self.session.audit_mask.sum())
+            return {"text": f"Labels saved against random sampling: not known yet (the learning curve of the "
+                            f"{n_audit} random audit labels cannot tell yet how many random labels this accuracy "
+                            "needs)"}
+        last = savings.iloc[-1]
+        saved, lo, hi = float(last["labels_saved"]), last["labels_saved_low"], last["labels_saved_high"]
+        band = (f" (90% interval {lo:,.0f} to {hi:,.0f})" if np.isfinite(lo) and np.isfinite(hi) else
+                f" (90% interval from {lo:,.0f})" if np.isfinite(lo) else "")
+        at = f"at {int(last['n_labels'])} labels, from the random audit items' own learning curve"
+        if saved >= 0.5:
+            text = f"Labels saved against random sampling: about {saved:,.0f}{band}, {at}."
+        else:
+            text = (f"No labels saved against random sampling yet: random sampling would have reached this accuracy "
+                    f"with about {-saved:,.0f} fewer labels{band}, {at}.")
+        return {"n": saved, "low": None if not np.isfinite(lo) else float(lo),
+                "high": None if not np.isfinite(hi) else float(hi), "text": text}
 
     def _curve(self, h):
         """The accuracy curve the dashboard shows: held-out test accuracy, else the audit estimate, with 95% bands."""
@@ -983,11 +1033,12 @@ class LabelingWidget(anywidget.AnyWidget):
             d["hours"] = float(h["labeling_seconds"].iloc[-1]) / 3600.0
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
 
-    def _draw_charts(self, h, curve, projection):
+    def _draw_charts(self, h, curve, projection, advice=None, savings=None):
         s = self.session
         has_cost = s.cost_per_hour is not None or s.cost_per_label is not None
         key = (len(h), int(h["model_version"].iloc[-1]) if len(h) else 0, self.target, has_cost,
-               projection["labels"], None if curve is None else curve["source"])
+               projection["labels"], None if curve is None else curve["source"], advice is not None,
+               savings is not None)
         if key == self._chart_key:
             return
         self._chart_key = key
@@ -1002,9 +1053,24 @@ class LabelingWidget(anywidget.AnyWidget):
         if projection["labels"] is not None and not projection.get("reached"):
             proj = (projection["labels"], self.target)
         what = "test" if curve["source"] == "test" else "audit"
+        baseline = band = None
+        if savings is not None and len(savings) and np.isfinite(savings["random_accuracy"]).any():
+            ok = np.isfinite(savings["random_accuracy"].to_numpy(dtype=float))
+            sv = savings[ok]
+            baseline = {"x": sv["n_labels"].to_numpy(dtype=float), "accuracy": sv["random_accuracy"].to_numpy(float),
+                        "low": sv["random_low"].to_numpy(float), "high": sv["random_high"].to_numpy(float),
+                        "label": "random sampling (estimated from the audit items)"}
+        if advice is not None and len(advice.projection):
+            pr = advice.projection
+            pr = pr[pr["n_labels"] <= max(2 * n[-1], n[-1] + 50)]  # near ahead: the measured curve stays readable
+            band = {"x": pr["n_labels"].to_numpy(float), "accuracy": pr["accuracy"].to_numpy(float),
+                    "low": pr["low"].to_numpy(float), "high": pr["high"].to_numpy(float)}
+            proj = None  # the advisor's projection with its band replaces the single dotted segment
         charts = {"labels": accuracy_chart(n, curve["accuracy"], curve["low"], curve["high"], xlabel="labels",
                                            title=f"Accuracy ({what}) vs labels", target=self.target,
-                                           projection=proj, xmax_hint=n[-1] + max(self.retrain_every, 1))}
+                                           projection=proj, xmax_hint=n[-1] + max(self.retrain_every, 1),
+                                           baseline=baseline, band=band,
+                                           label="this session (active)" if baseline is not None else None)}
         if has_cost:
             x, xlabel, title = rows["cost"].to_numpy(dtype=float), "cost", f"Accuracy ({what}) vs cost"
         else:

@@ -289,6 +289,11 @@ function render({ model, el }) {
       h("div", { class: "al-interval al-muted al-small" }, d.interval || ""),
       h("div", { class: "al-meta" }, meta.join(" · ")),
       h("div", { class: "al-proj" }, `Labels to ${fmt(100 * (d.target ?? 0), 0)}%: ${d.projection || "–"}`),
+      ...(d.advice ? [h("div", { class: d.advice.stop ? "al-advice al-advice-stop" : "al-advice" },
+        h("b", {}, "Advice: "), d.advice.reason,
+        d.advice.minutes_to_target !== null && d.advice.minutes_to_target > 0
+          ? ` About ${fmt(d.advice.minutes_to_target, 0)} more minutes to the target at your pace.` : "")] : []),
+      ...(d.saved ? [h("div", { class: "al-saved" }, d.saved.text)] : []),
       chartBox,
     );
   }
