@@ -81,6 +81,11 @@ OURS = {  # name: (model, strategy, initial)
     "mlp+margin": ("mlp", "margin", "random"),
     "graph-spreading+margin": ("graph", "margin", "random"),
     "spreading+tsne+margin": ("default", "margin", "random"),
+    # issue 13: the old default by name (label spreading + t-SNE map, RBF SVC predicts) and the torch network
+    # trained on labels + confidence-weighted soft pseudo-labels (activelearn.pooled), both with "auto"
+    "spreading+svc": ("spreading+svc", "auto", "cold_start"),
+    "pooled-torch": ("pooled-torch", "auto", "cold_start"),
+    "pooled-torch+random": ("pooled-torch", "random", "random"),
 }
 PEERS = ["spreading+auto", "spreading+typiclust", "spreading+random", "spreading+margin", "lr+random", "lr+margin",
          "lr+badge", "mlp100+random", "mlp100+margin", "mlp100+badge"]
@@ -135,6 +140,16 @@ def _model(kind, dataset, seed):
         return default_model(dataset, random_state=seed)
     if kind == "mlp":
         return default_torch_model(dataset, random_state=seed)
+    scaling = "feature" if dataset.kind == "table" else "global"
+    if kind == "spreading+svc":
+        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed)
+    if kind == "pooled-torch":
+        import json
+
+        from activelearn.pooled import PoolTorchClassifier
+
+        params = json.loads(os.environ.get("ACTIVELEARN_POOLED_PARAMS", "{}"))  # development variants only
+        return PoolTorchClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
     return PoolSpreadingClassifier(n_classes=dataset.n_classes, embedding=None,
                                    scaling="feature" if dataset.kind == "table" else "global", random_state=seed)
 
