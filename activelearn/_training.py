@@ -104,9 +104,6 @@ class SingleClassModel:
         return np.full(len(X), self.cls)
 
 
-#: Largest pool that gets a t-SNE map in the default model (openTSNE above 5,000 items; about a minute at 20,000
-#: on 2 cores, once per pool, then read from the disk cache). Larger pools spread over the feature graph alone.
-DEFAULT_MAX_MAP = 20_000
 
 
 def default_model(dataset, random_state=0):
@@ -128,12 +125,13 @@ def default_model(dataset, random_state=0):
     than the SVC (see the README, "Label efficiency"); pass it as
     ``Session(dataset, model=PoolTorchClassifier(n_classes=...))`` to use it.
     """
+    from .pooled import MAX_EMBEDDING_POOL
     from .semi import MAX_SEMI_POOL, PoolSpreadingClassifier
 
     if len(dataset) <= MAX_SEMI_POOL:
         scaling = "feature" if dataset.kind == "table" else "global"
         return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=random_state,
-                                       max_embedding_pool=DEFAULT_MAX_MAP, cache_dir="auto")
+                                       max_embedding_pool=MAX_EMBEDDING_POOL, cache_dir="auto")
     from .models import default_torch_model  # torch loads only here
 
     return default_torch_model(dataset, random_state=random_state)

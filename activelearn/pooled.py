@@ -20,7 +20,7 @@ A person labels a few items; the pool holds thousands more that cost nothing.
 
 Pool sizes: exact neighbour graphs up to 20,000 items, pynndescent's approximate
 graph above; scikit-learn's t-SNE up to 5,000 items, openTSNE (FFT) above, up to
-``max_embedding_pool`` items (default 200,000); above that the map is left out
+``max_embedding_pool`` items (default 20,000); above that the map is left out
 and the pool lever is the feature graph alone (see ``benchmarks/pool_scale.py``).
 
 torch is imported on the first ``fit``, never by importing this module.
@@ -33,8 +33,9 @@ from .semi import PoolSpreadingClassifier, _flat32
 
 __all__ = ["PoolTorchClassifier", "resolve_device", "MAX_EMBEDDING_POOL"]
 
-#: Largest pool that gets a t-SNE map by default (openTSNE: minutes, once per pool, cached on disk).
-MAX_EMBEDDING_POOL = 200_000
+#: Largest pool that gets a t-SNE map by default (openTSNE above 5,000 items: about a minute at 20,000 on
+#: 2 cores, once per pool, cached on disk); larger pools spread over the feature graph alone.
+MAX_EMBEDDING_POOL = 20_000
 
 
 def resolve_device(device="auto"):

@@ -138,10 +138,14 @@ class _Pool:
             self._fingerprint = h.hexdigest()
         return self._fingerprint
 
-    def _cached(self, name, compute):
-        """``compute()`` (an array), read from / written to the disk cache when there is one."""
+    def _cached(self, name, compute, library=""):
+        """``compute()`` (an array), read from / written to the disk cache when there is one.
+
+        The file name holds the pool's fingerprint, ``name`` (settings) and ``library`` (the computing library's
+        version): another version computes and caches its own.
+        """
         start = time.perf_counter()
-        path = None if self.cache_dir is None else self.cache_dir / f"{self.fingerprint()}-{name}.npy"
+        path = None if self.cache_dir is None else self.cache_dir / f"{self.fingerprint()}-{name}-{library}.npy"
         if path is not None and path.exists():
             try:
                 out = np.load(path, allow_pickle=False)
@@ -179,7 +183,8 @@ class _Pool:
                     Z, name = self.embedding(random_state, max_embedding), f"knn-map-k{k}-rs{random_state}"
                 approximate = space == "features" and len(self) > EXACT_GRAPH_MAX
                 self._knn[key] = self._cached(name + ("-nnd" if approximate else ""),
-                                              lambda: _knn_indices(Z, k, approximate, random_state))
+                                              lambda: _knn_indices(Z, k, approximate, random_state),
+                                              _version("pynndescent" if approximate else "scikit-learn"))
             return self._knn[key]
 
     def spreading_graph(self, space, k, random_state=0, max_embedding=None):
@@ -199,7 +204,8 @@ class _Pool:
             if random_state not in self._embedding:
                 method = "sklearn" if len(self) <= SKLEARN_TSNE_MAX else "opentsne"
                 self._embedding[random_state] = self._cached(
-                    f"tsne-{method}-rs{random_state}", lambda: _tsne(self.Z, random_state, method))
+                    f"tsne-{method}-rs{random_state}", lambda: _tsne(self.Z, random_state, method),
+                    _version("scikit-learn" if method == "sklearn" else "openTSNE"))
             return self._embedding[random_state]
 
     def embed_new(self, emb, X):
@@ -217,6 +223,15 @@ class _Pool:
         if embedding and self.embedding(random_state, max_embedding or len(self)) is not None:
             self.spreading_graph("map", n_neighbors, random_state, max_embedding or len(self))
         return dict(self.timings)
+
+
+def _version(dist):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{dist}{version(dist)}"
+    except PackageNotFoundError:
+        return dist
 
 
 def _optional(module, what):

@@ -71,7 +71,7 @@ def main(argv=None):
     p.add_argument("--sizes", default="2000,20000,200000")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-embedding", type=int, default=None,
-                   help="largest pool that gets a t-SNE map (default: the model's, 200,000)")
+                   help="largest pool that gets a t-SNE map (default: the default model's, 20,000)")
     p.add_argument("--pool", default="/tmp/activelearn_pool_scale.npy")
     p.add_argument("--out", default=str(HERE / "out" / "pool_scale.json"))
     p.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # child process: one size
