@@ -163,7 +163,7 @@ def test_large_pools_use_the_approximate_graph_and_opentsne(monkeypatch, moons):
     X, y, X_test, y_test = moons
     monkeypatch.setattr(semi, "EXACT_GRAPH_MAX", 100)
     monkeypatch.setattr(semi, "SKLEARN_TSNE_MAX", 100)
-    model = PoolTorchClassifier(n_classes=2, cache_dir=None, train_steps=100).set_pool(X)
+    model = PoolTorchClassifier(n_classes=2, cache_dir=None, train_steps=100, alpha=0.99).set_pool(X)
     timings = model.prepare_pool()
     assert "knn-features-k7-nnd" in timings and "tsne-opentsne-rs0" in timings
     lab = _one_per_class(y)
