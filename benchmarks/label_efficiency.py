@@ -27,6 +27,11 @@ default+random     the same model and use of the pool, labels drawn at random (f
                    set on): the baseline for savings.
 ablation rows      torch MLP (no pool) + random / margin; spreading over the feature graph only + margin;
                    spreading + t-SNE + margin from the random initial set (= default without the typicality start).
+spreading+svc      the default model by name (PoolSpreadingClassifier) with "auto": the old default, whatever
+                   ``default_model`` returns.
+pooled-torch       activelearn.pooled.PoolTorchClassifier with "auto": the same spreading and queries, a torch
+                   MLP trained on the labels + confidence-weighted soft pseudo-labels predicts (issue 13's ablation;
+                   ``ACTIVELEARN_POOLED_PARAMS='{"architecture": "rbf"}'`` runs a development variant).
 peers              scikit-activeml 1.0.1 strategies with scikit-learn models (see ``peers.py``);
                    ``spreading+auto`` is the matched peer (TypiClust to 5 labels/class, then margin).
 
