@@ -104,21 +104,34 @@ class SingleClassModel:
         return np.full(len(X), self.cls)
 
 
+
+
 def default_model(dataset, random_state=0):
     """The default model for ``dataset``.
 
-    Pools up to :data:`~activelearn.semi.MAX_SEMI_POOL` items get a
+    Pools up to :data:`~activelearn.semi.MAX_SEMI_POOL` (200,000) items get a
     :class:`~activelearn.semi.PoolSpreadingClassifier` (label spreading over
-    the pool, then an SVC); larger pools a PyTorch network
-    (:func:`~activelearn.models.default_torch_model`: a small CNN for images
-    of at least 16x16 pixels, otherwise an MLP on the features standardised
-    with statistics of the whole pool; features only, no label is looked at).
+    the pool's neighbour graphs, then an SVC), with its pool preparation kept
+    on disk by the pool's fingerprint (``$ACTIVELEARN_CACHE_DIR`` or
+    ``~/.cache/activelearn/pools``; an empty variable turns it off); larger
+    pools a PyTorch network (:func:`~activelearn.models.default_torch_model`:
+    a small CNN for images of at least 16x16 pixels, otherwise an MLP on the
+    features standardised with statistics of the whole pool; features only, no
+    label is looked at).
+
+    The torch network trained on the pool's soft pseudo-labels
+    (:class:`~activelearn.pooled.PoolTorchClassifier`, ``device="auto"``) is
+    not the default: on digits it needs more labels and more time per retrain
+    than the SVC (see the README, "Label efficiency"); pass it as
+    ``Session(dataset, model=PoolTorchClassifier(n_classes=...))`` to use it.
     """
+    from .pooled import MAX_EMBEDDING_POOL
     from .semi import MAX_SEMI_POOL, PoolSpreadingClassifier
 
     if len(dataset) <= MAX_SEMI_POOL:
         scaling = "feature" if dataset.kind == "table" else "global"
-        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=random_state)
+        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=random_state,
+                                       max_embedding_pool=MAX_EMBEDDING_POOL, cache_dir="auto")
     from .models import default_torch_model  # torch loads only here
 
     return default_torch_model(dataset, random_state=random_state)

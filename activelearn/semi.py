@@ -1,4 +1,4 @@
-"""Semi-supervised learning from the unlabeled pool: the default model for pools up to 20,000 items.
+"""Semi-supervised learning from the unlabeled pool: the default model for pools up to 200,000 items.
 
 A person labels a few items; the pool holds thousands more that cost nothing.
 :class:`PoolSpreadingClassifier` uses them in three steps on every ``fit``:
@@ -27,9 +27,20 @@ that is, it is a plain SVC.
 
 The typicality strategy (``typiclust``) clusters the same t-SNE map, so the
 first labels cover the pool's modes (Hacohen et al. 2022, TypiClust).
+
+Pool preparation (``prepare_pool()``, else on first use) builds the neighbour
+graphs once per pool and keeps them, with the map, in memory and (with a
+``cache_dir``) on disk by the pool's fingerprint: an exact kNN graph up to
+:data:`EXACT_GRAPH_MAX` items, pynndescent's approximate graph above;
+scikit-learn's t-SNE up to :data:`SKLEARN_TSNE_MAX` items, openTSNE above.
+Every refit then only iterates the spreading on the prepared graphs.
 """
 
+import hashlib
+import os
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -37,10 +48,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
 
-__all__ = ["PoolSpreadingClassifier", "MAX_SEMI_POOL"]
+__all__ = ["PoolSpreadingClassifier", "MAX_SEMI_POOL", "spread_labels"]
 
-#: Pools up to this many items get :class:`PoolSpreadingClassifier` as the default model.
-MAX_SEMI_POOL = 20_000
+#: Pools up to this many items get a pool-aware default model (larger pools: a torch network without the pool).
+MAX_SEMI_POOL = 200_000
 
 
 def _flat32(X):
@@ -48,13 +59,33 @@ def _flat32(X):
     return np.ascontiguousarray(X.reshape(len(X), -1))
 
 
-class _Pool:
-    """Pool features, their standardisation, a row lookup and the lazily computed t-SNE map.
+#: Pools up to this many items get an exact k-nearest-neighbour graph; larger pools pynndescent's approximate one.
+EXACT_GRAPH_MAX = 20_000
+#: Pools up to this many items get scikit-learn's t-SNE map (the map the default was designed on); larger pools
+#: openTSNE's FFT-accelerated t-SNE (seconds per 10,000 items instead of a minute).
+SKLEARN_TSNE_MAX = 5_000
 
-    Shared by a template model and all its clones (one t-SNE per pool).
+
+def _cache_dir(cache_dir):
+    if cache_dir is None or cache_dir is False:
+        return None
+    if cache_dir == "auto":
+        env = os.environ.get("ACTIVELEARN_CACHE_DIR")
+        if env is not None:
+            return Path(env) if env.strip() else None  # an empty variable turns the cache off
+        return Path.home() / ".cache" / "activelearn" / "pools"
+    return Path(cache_dir)
+
+
+class _Pool:
+    """Pool features, their standardisation, a row lookup, the neighbour graphs and the lazily computed t-SNE map.
+
+    Shared by a template model and all its clones (one graph and one map per pool). Everything expensive is
+    computed on first use, or all at once by :meth:`prepare`, and kept on disk under ``cache_dir`` keyed by a
+    fingerprint of the standardised pool and the settings (a second session on the same pool reads it back).
     """
 
-    def __init__(self, X_pool, scaling="feature"):
+    def __init__(self, X_pool, scaling="feature", cache_dir=None):
         X = _flat32(X_pool)
         if len(X) == 0:
             raise ValueError("the pool is empty")
@@ -74,8 +105,13 @@ class _Pool:
         self.Z = (X - self.mean) / self.scale
         self._index = {row.tobytes(): i for i, row in enumerate(X)}
         self._embedding = {}
+        self._graphs = {}
+        self._knn = {}
         self._nn = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.cache_dir = _cache_dir(cache_dir)
+        self._fingerprint = None
+        self.timings = {}  # seconds spent building each graph/map (what a benchmark reports)
 
     def __len__(self):
         return len(self.Z)
@@ -93,23 +129,188 @@ class _Pool:
                 self._nn = NearestNeighbors(n_neighbors=min(5, len(self))).fit(self.Z)
             return self._nn
 
+    # -- disk cache -------------------------------------------------------------
+    def fingerprint(self):
+        """SHA-1 of the standardised pool (its shape and bytes): the key of the disk cache."""
+        if self._fingerprint is None:
+            h = hashlib.sha1(repr(self.Z.shape).encode())
+            h.update(np.ascontiguousarray(self.Z).data)
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def _cached(self, name, compute, library=""):
+        """``compute()`` (an array), read from / written to the disk cache when there is one.
+
+        The file name holds the pool's fingerprint, ``name`` (settings) and ``library`` (the computing library's
+        version): another version computes and caches its own.
+        """
+        start = time.perf_counter()
+        path = None if self.cache_dir is None else self.cache_dir / f"{self.fingerprint()}-{name}-{library}.npy"
+        if path is not None and path.exists():
+            try:
+                out = np.load(path, allow_pickle=False)
+                self.timings[name] = {"seconds": time.perf_counter() - start, "cached": True}
+                return out
+            except (OSError, ValueError):
+                pass  # a damaged cache file: compute again and overwrite it
+        out = compute()
+        self.timings[name] = {"seconds": time.perf_counter() - start, "cached": False}
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+                with open(tmp, "wb") as f:
+                    np.save(f, out, allow_pickle=False)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only or full disk only costs the next session the computation
+        return out
+
+    # -- neighbour graphs --------------------------------------------------------
+    def knn(self, space, k, random_state=0, max_embedding=None):
+        """Indices (n, k) of each item's k nearest items in ``space`` ("features" or "map"), the item first.
+
+        Exact (scikit-learn) up to :data:`EXACT_GRAPH_MAX` items in feature space and always in the 2-D map;
+        pynndescent's approximate graph for larger pools in feature space.
+        """
+        k = int(max(1, min(k, len(self) - 1)))
+        key = (space, k, random_state if space == "map" else None)
+        with self._lock:
+            if key not in self._knn:
+                if space == "features":
+                    Z, name = self.Z, f"knn-features-k{k}"
+                else:
+                    Z, name = self.embedding(random_state, max_embedding), f"knn-map-k{k}-rs{random_state}"
+                approximate = space == "features" and len(self) > EXACT_GRAPH_MAX
+                self._knn[key] = self._cached(name + ("-nnd" if approximate else ""),
+                                              lambda: _knn_indices(Z, k, approximate, random_state),
+                                              _version("pynndescent" if approximate else "scikit-learn"))
+            return self._knn[key]
+
+    def spreading_graph(self, space, k, random_state=0, max_embedding=None):
+        """The normalised graph label spreading iterates with (scikit-learn's ``LabelSpreading(kernel="knn")``)."""
+        key = (space, int(max(1, min(k, len(self) - 1))), random_state if space == "map" else None)
+        with self._lock:
+            if key not in self._graphs:
+                self._graphs[key] = _spreading_matrix(self.knn(space, k, random_state, max_embedding))
+            return self._graphs[key]
+
+    # -- the map -------------------------------------------------------------------
     def embedding(self, random_state, max_items):
-        """2-D t-SNE map of the pool, or None when the pool is larger than ``max_items``."""
+        """2-D t-SNE map of the pool, or None when the pool is larger than ``max_items`` (or under 10 items)."""
         if len(self) > max_items or len(self) < 10:
             return None
         with self._lock:
             if random_state not in self._embedding:
-                from sklearn.manifold import TSNE
-
-                perplexity = float(min(30.0, (len(self) - 1) / 3.0))
-                emb = TSNE(2, init="pca", perplexity=perplexity, random_state=random_state).fit_transform(self.Z)
-                self._embedding[random_state] = emb.astype(np.float32)
+                method = "sklearn" if len(self) <= SKLEARN_TSNE_MAX else "opentsne"
+                self._embedding[random_state] = self._cached(
+                    f"tsne-{method}-rs{random_state}", lambda: _tsne(self.Z, random_state, method),
+                    _version("scikit-learn" if method == "sklearn" else "openTSNE"))
             return self._embedding[random_state]
 
     def embed_new(self, emb, X):
         """t-SNE coordinates for rows outside the pool: the mean of their 5 nearest pool items' coordinates."""
         _, idx = self.neighbours().kneighbors(self.standardise(X))
         return emb[idx].mean(axis=1)
+
+    def prepare(self, random_state=0, n_neighbors=7, max_embedding=None, embedding=True):
+        """Compute (or read from the disk cache) everything a fit needs: the map and both neighbour graphs.
+
+        The one place pool preparation happens; a session may call it in the background before the first
+        retrain. Returns ``self.timings`` (seconds per part, and whether it came from the cache).
+        """
+        self.spreading_graph("features", n_neighbors)
+        if embedding and self.embedding(random_state, max_embedding or len(self)) is not None:
+            self.spreading_graph("map", n_neighbors, random_state, max_embedding or len(self))
+        return dict(self.timings)
+
+
+def _version(dist):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{dist}{version(dist)}"
+    except PackageNotFoundError:
+        return dist
+
+
+def _optional(module, what):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{module} is needed for {what}: pip install 'activelearn[pools]' (openTSNE==1.0.4, "
+                          f"pynndescent==0.7.0), or pass embedding=None / a smaller pool.") from exc
+
+
+def _knn_indices(Z, k, approximate, random_state):
+    if approximate:
+        pynndescent = _optional("pynndescent", f"an approximate neighbour graph of a pool over {EXACT_GRAPH_MAX:,} items")
+
+        from ._threads import default_n_threads
+
+        index = pynndescent.NNDescent(Z, n_neighbors=k, random_state=int(random_state), low_memory=True,
+                                      n_jobs=default_n_threads(), compressed=True)
+        idx = index.neighbor_graph[0].astype(np.int32)
+        # NN-descent may miss an item itself (duplicates); put it first, as the exact graph does.
+        rows = np.arange(len(Z), dtype=np.int32)
+        missing = (idx != rows[:, None]).all(axis=1)
+        idx[missing, -1] = rows[missing]
+        idx[missing] = np.roll(idx[missing], 1, axis=1)
+        return idx
+    nn = NearestNeighbors(n_neighbors=k).fit(Z)
+    return nn.kneighbors(Z, k, return_distance=False).astype(np.int32)
+
+
+def _spreading_matrix(idx):
+    """``-L`` with a zero diagonal, L the normalised Laplacian of the kNN connectivity graph (as scikit-learn)."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import laplacian
+
+    n, k = idx.shape
+    A = sparse.csr_matrix((np.ones(n * k), idx.ravel().astype(np.int64), np.arange(0, n * k + 1, k)), shape=(n, n))
+    L = -laplacian(A, normed=True)
+    L = L.tocoo()
+    L.data[L.row == L.col] = 0.0
+    return L.tocsr()
+
+
+def _tsne(Z, random_state, method):
+    if method == "sklearn":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30.0, (len(Z) - 1) / 3.0))
+        emb = TSNE(2, init="pca", perplexity=perplexity, random_state=random_state).fit_transform(Z)
+        return np.asarray(emb, dtype=np.float32)
+    TSNE = _optional("openTSNE", f"the t-SNE map of a pool over {SKLEARN_TSNE_MAX:,} items").TSNE
+
+    from ._threads import default_n_threads
+
+    emb = TSNE(n_components=2, perplexity=30.0, initialization="pca", neighbors="annoy", negative_gradient_method="fft",
+               n_jobs=default_n_threads(), random_state=int(random_state), verbose=False).fit(np.asarray(Z, np.float64))
+    return np.asarray(emb, dtype=np.float32)
+
+
+def spread_labels(graph, y_nodes, n_classes, alpha=0.2, max_iter=100, tol=1e-3):
+    """Label spreading (Zhou et al. 2004) over a prepared graph: scikit-learn's iteration, on a cached graph.
+
+    Returns the (n, n_classes) label distributions, rows normalised (all-zero rows stay zero).
+    """
+    n = graph.shape[0]
+    Y = np.zeros((n, int(n_classes)))
+    labeled = y_nodes >= 0
+    Y[np.flatnonzero(labeled), y_nodes[labeled]] = 1.0
+    static = Y * (1.0 - alpha)
+    F, prev = Y, np.zeros_like(Y)
+    for _ in range(int(max_iter)):
+        if np.abs(F - prev).sum() < tol:
+            break
+        prev = F
+        F = alpha * (graph @ F) + static
+    total = F.sum(axis=1, keepdims=True)
+    total[total == 0] = 1.0
+    return F / total
 
 
 class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
@@ -136,10 +337,13 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         ``"global"``: one scale for all (pixels, embeddings: features in one unit).
     random_state : int
         Seeds t-SNE and the SVC's subsampling; ``fit`` is repeatable.
+    cache_dir : str, Path, "auto" or None
+        Where the pool's map and neighbour graphs are kept between sessions (keyed by a fingerprint of the pool);
+        ``"auto"``: ``$ACTIVELEARN_CACHE_DIR`` or ``~/.cache/activelearn/pools``; None: no disk cache.
     """
 
     def __init__(self, n_classes=2, n_neighbors=7, alpha=0.2, embedding="tsne", max_embedding_pool=5000, C=10.0,
-                 max_train=5000, scaling="feature", random_state=0):
+                 max_train=5000, scaling="feature", random_state=0, cache_dir=None):
         self.n_classes = n_classes
         self.n_neighbors = n_neighbors
         self.alpha = alpha
@@ -149,12 +353,26 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         self.max_train = max_train
         self.scaling = scaling
         self.random_state = random_state
+        self.cache_dir = cache_dir
 
     # -- pool ---------------------------------------------------------------
     def set_pool(self, X_pool):
         """Give the model the unlabeled pool (features only). Returns ``self``; clones share the pool."""
-        self._pool = _Pool(X_pool, self.scaling)
+        self._pool = _Pool(X_pool, self.scaling, self.cache_dir)
         return self
+
+    def prepare_pool(self):
+        """Build (or read from the disk cache) the pool's t-SNE map and neighbour graphs now.
+
+        Without it they are built on first use (the first ``fit`` or ``transform``). Returns the seconds each
+        part took and whether it came from the cache; ``{}`` without a pool.
+        """
+        pool = getattr(self, "_pool", None)
+        if pool is None:
+            return {}
+        self._check_embedding()
+        return pool.prepare(int(self.random_state), int(self.n_neighbors), int(self.max_embedding_pool),
+                            embedding=self.embedding is not None)
 
     def __sklearn_clone__(self):
         new = super().__sklearn_clone__()
@@ -162,16 +380,19 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
             new._pool = self._pool
         return new
 
+    def _check_embedding(self):
+        if self.embedding not in ("tsne", None):
+            raise ValueError(f"embedding must be 'tsne' or None, got {self.embedding!r}")
+
     def _map(self, pool):
+        self._check_embedding()
         if self.embedding is None:
             return None
-        if self.embedding != "tsne":
-            raise ValueError(f"embedding must be 'tsne' or None, got {self.embedding!r}")
         return pool.embedding(int(self.random_state), int(self.max_embedding_pool))
 
     def transform(self, X):
         """Coordinates the typicality strategy clusters: the t-SNE map, else standardised features."""
-        pool = self._pool if getattr(self, "_pool", None) is not None else _Pool(X, self.scaling)
+        pool = self._pool if getattr(self, "_pool", None) is not None else _Pool(X, self.scaling, None)
         emb = self._map(pool)
         if emb is None:
             return pool.standardise(X)
@@ -183,25 +404,30 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     # -- fitting --------------------------------------------------------------
-    def _spread(self, Z, y_nodes):
-        from sklearn.semi_supervised import LabelSpreading
+    def _spread(self, pool, space, y_nodes, Z_extra=None, emb=None):
+        if Z_extra is None:  # every labeled row is a pool item: the pool's prepared graph
+            graph = pool.spreading_graph(space, self.n_neighbors, int(self.random_state), int(self.max_embedding_pool))
+        else:  # rows outside the pool join the graph: build it for this fit only
+            k = int(max(1, min(self.n_neighbors, len(Z_extra) - 1)))
+            graph = _spreading_matrix(_knn_indices(Z_extra, k, False, 0))
+        return spread_labels(graph, y_nodes, self.n_classes, alpha=self.alpha)
 
-        k = int(min(self.n_neighbors, len(Z) - 1))
-        ls = LabelSpreading(kernel="knn", n_neighbors=max(k, 1), alpha=self.alpha, max_iter=100)
-        ls.fit(Z, y_nodes)
-        P = np.zeros((len(Z), int(self.n_classes)))
-        P[:, ls.classes_[ls.classes_ >= 0].astype(np.int64)] = ls.label_distributions_
-        return P
-
-    def fit(self, X, y):
-        """Spread ``y`` (labels of the rows ``X``) over the pool and train the SVC on the pseudo-labels."""
+    def _check_labels(self, X, y):
         X = _flat32(X)
         y = np.asarray(y, dtype=np.int64)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
         if len(y) and (y.min() < 0 or y.max() >= self.n_classes):
             raise ValueError(f"labels must be class positions 0..{self.n_classes - 1}")
-        pool = self._pool if getattr(self, "_pool", None) is not None else _Pool(X, self.scaling)
+        return X, y
+
+    def _pool_posterior(self, X, y):
+        """Spread ``y`` over the pool (and any labeled rows outside it).
+
+        Returns ``(pool, Z, y_nodes, P)``: the pool, the standardised rows of the graph (pool first, then the
+        labeled rows outside the pool), each row's label or -1, and the spreading posterior of every row.
+        """
+        pool = self._pool if getattr(self, "_pool", None) is not None else _Pool(X, self.scaling, None)
         pos = pool.lookup(X)
         outside = pos < 0
         Z = pool.Z if not outside.any() else np.vstack([pool.Z, pool.standardise(X[outside])])
@@ -213,13 +439,20 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
             P = np.zeros((len(Z), int(self.n_classes)))
             P[:, y_nodes[labeled][0]] = 1.0
         else:
-            P = self._spread(Z, y_nodes)
+            P = self._spread(pool, "features", y_nodes, Z if outside.any() else None)
             emb = self._map(pool)
             if emb is not None:
-                E = emb if not outside.any() else np.vstack([emb, pool.embed_new(emb, X[outside])])
-                P = P + self._spread(E, y_nodes)
+                E = None if not outside.any() else np.vstack([emb, pool.embed_new(emb, X[outside])])
+                P = P + self._spread(pool, "map", y_nodes, E)
         total = P.sum(axis=1, keepdims=True)
         P = np.where(total > 0, P / np.where(total > 0, total, 1), 1.0 / self.n_classes)
+        return pool, Z, y_nodes, P
+
+    def fit(self, X, y):
+        """Spread ``y`` (labels of the rows ``X``) over the pool and train the SVC on the pseudo-labels."""
+        X, y = self._check_labels(X, y)
+        pool, Z, y_nodes, P = self._pool_posterior(X, y)
+        labeled = y_nodes >= 0
         pseudo = P.argmax(axis=1)
         pseudo[labeled] = y_nodes[labeled]
         self.pool_proba_ = P[:len(pool)].astype(np.float32)

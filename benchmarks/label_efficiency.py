@@ -27,6 +27,11 @@ default+random     the same model and use of the pool, labels drawn at random (f
                    set on): the baseline for savings.
 ablation rows      torch MLP (no pool) + random / margin; spreading over the feature graph only + margin;
                    spreading + t-SNE + margin from the random initial set (= default without the typicality start).
+spreading+svc      the default model by name (PoolSpreadingClassifier) with "auto": the old default, whatever
+                   ``default_model`` returns.
+pooled-torch       activelearn.pooled.PoolTorchClassifier with "auto": the same spreading and queries, a torch
+                   MLP trained on the labels + confidence-weighted soft pseudo-labels predicts (issue 13's ablation;
+                   ``ACTIVELEARN_POOLED_PARAMS='{"architecture": "rbf"}'`` runs a development variant).
 peers              scikit-activeml 1.0.1 strategies with scikit-learn models (see ``peers.py``);
                    ``spreading+auto`` is the matched peer (TypiClust to 5 labels/class, then margin).
 
@@ -81,6 +86,11 @@ OURS = {  # name: (model, strategy, initial)
     "mlp+margin": ("mlp", "margin", "random"),
     "graph-spreading+margin": ("graph", "margin", "random"),
     "spreading+tsne+margin": ("default", "margin", "random"),
+    # issue 13: the old default by name (label spreading + t-SNE map, RBF SVC predicts) and the torch network
+    # trained on labels + confidence-weighted soft pseudo-labels (activelearn.pooled), both with "auto"
+    "spreading+svc": ("spreading+svc", "auto", "cold_start"),
+    "pooled-torch": ("pooled-torch", "auto", "cold_start"),
+    "pooled-torch+random": ("pooled-torch", "random", "random"),
 }
 PEERS = ["spreading+auto", "spreading+typiclust", "spreading+random", "spreading+margin", "lr+random", "lr+margin",
          "lr+badge", "mlp100+random", "mlp100+margin", "mlp100+badge"]
@@ -135,6 +145,16 @@ def _model(kind, dataset, seed):
         return default_model(dataset, random_state=seed)
     if kind == "mlp":
         return default_torch_model(dataset, random_state=seed)
+    scaling = "feature" if dataset.kind == "table" else "global"
+    if kind == "spreading+svc":
+        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed)
+    if kind == "pooled-torch":
+        import json
+
+        from activelearn.pooled import PoolTorchClassifier
+
+        params = json.loads(os.environ.get("ACTIVELEARN_POOLED_PARAMS", "{}"))  # development variants only
+        return PoolTorchClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
     return PoolSpreadingClassifier(n_classes=dataset.n_classes, embedding=None,
                                    scaling="feature" if dataset.kind == "table" else "global", random_state=seed)
 

@@ -1,0 +1,296 @@
+"""The default model: a PyTorch network trained on the people's labels and soft pseudo-labels from the pool.
+
+A person labels a few items; the pool holds thousands more that cost nothing.
+:class:`PoolTorchClassifier` uses them on every ``fit``:
+
+1. **Label spreading** over the pool exactly as
+   :class:`~activelearn.semi.PoolSpreadingClassifier` does: over a k-nearest-neighbour
+   graph of the standardised features and one in a 2-D t-SNE map of the pool,
+   the two posteriors averaged. The graphs and the map are built once per pool
+   (:meth:`PoolTorchClassifier.prepare_pool`; kept on disk by the pool's
+   fingerprint) and every refit only iterates the spreading (milliseconds).
+2. **A PyTorch network learns from both**: the people's labels (cross-entropy)
+   and every other pool item's spreading posterior as a soft target, weighted by
+   its confidence (the posterior's largest probability), in a fixed number of
+   mini-batch steps, so a retrain costs the same at 1,000 and at 200,000 items.
+3. The network predicts every row that is not a pool item (the held-out test
+   set, new data); for pool rows ``predict_proba`` returns the spreading
+   posterior (``pool_proba="spreading"``, what the query strategies rank, as
+   before) or the network's own output (``pool_proba="net"``).
+
+Pool sizes: exact neighbour graphs up to 20,000 items, pynndescent's approximate
+graph above; scikit-learn's t-SNE up to 5,000 items, openTSNE (FFT) above, up to
+``max_embedding_pool`` items (default 20,000); above that the map is left out
+and the pool lever is the feature graph alone (see ``benchmarks/pool_scale.py``).
+
+torch is imported on the first ``fit``, never by importing this module.
+"""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .semi import PoolSpreadingClassifier, _flat32
+
+__all__ = ["PoolTorchClassifier", "resolve_device", "MAX_EMBEDDING_POOL"]
+
+#: Largest pool that gets a t-SNE map by default (openTSNE above 5,000 items: about a minute at 20,000 on
+#: 2 cores, once per pool, cached on disk); larger pools spread over the feature graph alone.
+MAX_EMBEDDING_POOL = 20_000
+
+
+def resolve_device(device="auto"):
+    """The torch device to train on: ``"auto"`` is CUDA when ``torch.cuda.is_available()``, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        If a CUDA device is asked for and there is none.
+    """
+    import torch
+
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but torch sees no CUDA device here; use device='auto' or 'cpu'.")
+    return dev
+
+
+class PoolTorchClassifier(PoolSpreadingClassifier):
+    """A torch MLP trained on labels plus confidence-weighted soft pseudo-labels (see the module docstring).
+
+    Parameters
+    ----------
+    n_classes : int
+        Labels are positions ``0..n_classes-1``; ``predict_proba`` always has that many columns.
+    n_neighbors, alpha, embedding, max_embedding_pool, scaling, cache_dir
+        The pool's graphs and spreading, as in :class:`~activelearn.semi.PoolSpreadingClassifier`.
+    hidden_units : int
+        Width of the network's hidden layer.
+    dropout : float
+        Dropout before the read-out (also what Monte-Carlo dropout samples for BALD).
+    train_steps : int
+        Gradient steps per ``fit`` (fixed: the retrain costs the same at any pool size).
+    batch_size : int
+        Pool items per step; each step also sees up to ``batch_size`` of the people's labels.
+    lr, weight_decay : float
+        AdamW settings.
+    pseudo_weight : float
+        Weight of the pseudo-label loss against the labels' (each item also weighted by its confidence).
+    confidence_power : float
+        Each pseudo-label's weight is its posterior's largest probability to this power (0: unweighted).
+    sharpen : float
+        Temperature applied to the soft targets (1: the posterior as it is; 0: hard arg-max labels).
+    architecture : {"mlp", "rbf"}
+        ``"mlp"``: :class:`~activelearn.models.MLPModule` (one hidden ReLU layer); ``"rbf"``: an RBF network on
+        up to ``n_anchors`` pool items (:class:`activelearn._torchnets.RBFNet`).
+    n_anchors : int
+        Anchors of the RBF network.
+    solver : {"adam", "lbfgs"}
+        ``"adam"``: ``train_steps`` mini-batch AdamW steps; ``"lbfgs"`` (RBF network on pools whose
+        similarities fit in 100 MB): full-batch L-BFGS on the read-out, ``train_steps`` iterations, with the
+        kernel machine's regulariser ``weight_decay * w K w``.
+    pool_proba : {"spreading", "net"}
+        What ``predict_proba`` returns for pool rows: the spreading posterior or the network's output.
+    device : {"auto", "cpu", "cuda", ...}
+        Where the network trains and predicts; ``"auto"``: CUDA when present, else the CPU (thread count from
+        :mod:`activelearn._threads`, 1 by default).
+    random_state : int
+        Seeds the map, the network's initialisation, its mini-batches and dropout: ``fit`` is repeatable.
+    """
+
+    def __init__(self, n_classes=2, n_neighbors=7, alpha=0.2, embedding="tsne", max_embedding_pool=MAX_EMBEDDING_POOL,
+                 scaling="feature", hidden_units=256, dropout=0.2, train_steps=200, batch_size=256, lr=3e-3,
+                 weight_decay=1e-4, pseudo_weight=1.0, confidence_power=1.0, sharpen=1.0, pool_proba="spreading",
+                 architecture="mlp", n_anchors=2000, solver="adam", device="auto", random_state=0, cache_dir="auto"):
+        super().__init__(n_classes=n_classes, n_neighbors=n_neighbors, alpha=alpha, embedding=embedding,
+                         max_embedding_pool=max_embedding_pool, scaling=scaling, random_state=random_state,
+                         cache_dir=cache_dir)
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.train_steps = train_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.pseudo_weight = pseudo_weight
+        self.confidence_power = confidence_power
+        self.sharpen = sharpen
+        self.architecture = architecture
+        self.n_anchors = n_anchors
+        self.solver = solver
+        self.pool_proba = pool_proba
+        self.device = device
+
+    # -- fitting ----------------------------------------------------------------
+    def fit(self, X, y):
+        """Spread ``y`` over the pool, then train the network on the labels and the soft pseudo-labels."""
+        if self.pool_proba not in ("spreading", "net"):
+            raise ValueError(f"pool_proba must be 'spreading' or 'net', got {self.pool_proba!r}")
+        X, y = self._check_labels(X, y)
+        if len(y) == 0:
+            raise ValueError("fit needs at least one label")
+        pool, Z, y_nodes, P = self._pool_posterior(X, y)
+        labeled = y_nodes >= 0
+        self.pool_ = pool
+        self.classes_ = np.arange(int(self.n_classes))
+        self.n_pseudo_ = int((~labeled).sum())
+        self.pool_proba_ = P[:len(pool)].astype(np.float32)
+        self.module_ = self._train(Z, y_nodes, P)
+        if self.pool_proba == "net":
+            self.pool_proba_ = self._net_proba(pool.Z)
+        return self
+
+    def _build_module(self, Z, y_nodes, rng, device):
+        if self.architecture == "mlp":
+            from .models import MLPModule  # loads torch with activelearn's thread limit
+
+            return MLPModule(Z.shape[1], int(self.n_classes), hidden_units=int(self.hidden_units),
+                             dropout=float(self.dropout)).to(device)
+        if self.architecture != "rbf":
+            raise ValueError(f"architecture must be 'rbf' or 'mlp', got {self.architecture!r}")
+        from ._torchnets import RBFNet
+
+        m = int(self.n_anchors)
+        if len(Z) <= m:
+            anchors = np.arange(len(Z))
+        else:  # every labeled row, then a seeded sample of the rest
+            lab = np.flatnonzero(y_nodes >= 0)
+            rest = np.setdiff1d(np.arange(len(Z)), lab)
+            anchors = np.sort(np.concatenate([lab[:m], rng.choice(rest, max(0, m - len(lab)), replace=False)]))
+        gamma = 1.0 / (Z.shape[1] * max(float(self.pool_.Z.var()), 1e-12))  # scikit-learn's gamma="scale"
+        return RBFNet(Z[anchors], gamma, int(self.n_classes), dropout=float(self.dropout)).to(device)
+
+    def _train(self, Z, y_nodes, P):
+        import torch
+
+        from . import _torchnets  # noqa: F401  (loads torch with activelearn's thread limit)
+
+        device = resolve_device(self.device)
+        self.device_ = str(device)
+        rng = np.random.default_rng(int(self.random_state))
+        labeled = np.flatnonzero(y_nodes >= 0)
+        unlabeled = np.flatnonzero(y_nodes < 0)
+        conf = P.max(axis=1) ** float(self.confidence_power)
+        if self.sharpen == 0:  # hard pseudo-labels
+            P = np.eye(int(self.n_classes))[P.argmax(axis=1)]
+        elif self.sharpen != 1:
+            P = P ** (1.0 / float(self.sharpen))
+            P = P / P.sum(axis=1, keepdims=True)
+        Zt = torch.from_numpy(np.ascontiguousarray(Z, dtype=np.float32)).to(device)
+        Pt = torch.from_numpy(P.astype(np.float32)).to(device)
+        Wt = torch.from_numpy(conf.astype(np.float32)).to(device)
+        yt = torch.from_numpy(y_nodes).to(device)
+        fork = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork):
+            torch.manual_seed(int(self.random_state))
+            module = self._build_module(Z, y_nodes, rng, device)
+            feats = None
+            if self.architecture == "rbf" and len(Z) * len(module.anchors) <= 25_000_000:  # <= 100 MB: once
+                with torch.no_grad():
+                    feats = torch.cat([module.features(Zt[i:i + 4096]) for i in range(0, len(Zt), 4096)])
+
+            def logits(rows):
+                return module(Zt[rows]) if feats is None else module(None, features=feats[rows])
+
+            if feats is not None and self.solver == "lbfgs":  # full batch: a convex problem on fixed features
+                lab_t = torch.from_numpy(labeled).to(device)
+                un_t = torch.from_numpy(unlabeled).to(device)
+                opt = torch.optim.LBFGS(module.out.parameters(), lr=1.0, max_iter=int(self.train_steps),
+                                        history_size=20, line_search_fn="strong_wolfe")
+                n_lab = max(len(labeled), 1)
+
+                with torch.no_grad():  # the RKHS norm of the read-out: w K w, as a kernel machine's regulariser
+                    Kaa = module.features(module.anchors)
+
+                def closure():
+                    opt.zero_grad(set_to_none=True)
+                    out = module.out(feats)
+                    loss = torch.nn.functional.cross_entropy(out[lab_t], yt[lab_t], reduction="sum") / n_lab
+                    if len(unlabeled) and self.pseudo_weight > 0:
+                        logp = torch.log_softmax(out[un_t], dim=1)
+                        loss = loss + float(self.pseudo_weight) * (Wt[un_t] * -(Pt[un_t] * logp).sum(1)).mean()
+                    W = module.out.weight
+                    loss = loss + float(self.weight_decay) * ((W @ Kaa) * W).sum()
+                    loss.backward()
+                    return loss
+
+                opt.step(closure)
+                module.eval()
+                return module
+            opt = torch.optim.AdamW(module.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
+            module.train()
+            bs = int(self.batch_size)
+            for _ in range(int(self.train_steps)):
+                lab = labeled if len(labeled) <= bs else rng.choice(labeled, bs, replace=False)
+                lab_t = torch.from_numpy(lab).to(device)
+                loss = torch.nn.functional.cross_entropy(logits(lab_t), yt[lab_t])
+                if len(unlabeled) and self.pseudo_weight > 0:
+                    pb = torch.from_numpy(rng.choice(unlabeled, min(bs, len(unlabeled)), replace=False)).to(device)
+                    logp = torch.log_softmax(logits(pb), dim=1)
+                    soft = -(Pt[pb] * logp).sum(dim=1)
+                    loss = loss + float(self.pseudo_weight) * (Wt[pb] * soft).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        module.eval()
+        return module
+
+    # -- predicting ---------------------------------------------------------------
+    def _net_proba(self, Z, chunk=8192):
+        import torch
+
+        module = self.module_
+        device = next(module.parameters()).device
+        out = np.empty((len(Z), int(self.n_classes)), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(Z), chunk):
+                zb = torch.from_numpy(np.ascontiguousarray(Z[start:start + chunk], dtype=np.float32)).to(device)
+                out[start:start + len(zb)] = torch.softmax(module(zb), dim=1).cpu().numpy()
+        return out
+
+    def predict_proba(self, X):
+        """Pool rows: ``pool_proba_`` (see ``pool_proba``); every other row: the network's softmax."""
+        if not hasattr(self, "module_"):
+            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
+        X = _flat32(X)
+        pos = self.pool_.lookup(X)
+        out = np.empty((len(X), int(self.n_classes)), dtype=np.float32)
+        inside = pos >= 0
+        out[inside] = self.pool_proba_[pos[inside]]
+        if (~inside).any():
+            out[~inside] = self._net_proba(self.pool_.standardise(X[~inside]))
+        return out
+
+    def predict_proba_net(self, X):
+        """The network's probabilities for every row of ``X``, pool items included."""
+        if not hasattr(self, "module_"):
+            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
+        return self._net_proba(self.pool_.standardise(X))
+
+    def predict_proba_mc(self, X, n_samples=20, random_state=0):
+        """Monte-Carlo dropout samples of the network for BALD.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_items, n_classes)
+        """
+        import torch
+
+        if not hasattr(self, "module_"):
+            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
+        Z = self.pool_.standardise(X)
+        module = self.module_
+        device = next(module.parameters()).device
+        out = np.empty((int(n_samples), len(Z), int(self.n_classes)), dtype=np.float32)
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+        fork = [device.index or 0] if device.type == "cuda" else []
+        try:
+            module.train()
+            with torch.no_grad(), torch.random.fork_rng(devices=fork):
+                torch.manual_seed(seed)
+                zt = torch.from_numpy(np.ascontiguousarray(Z)).to(device)
+                for s in range(int(n_samples)):
+                    out[s] = torch.softmax(module(zt), dim=1).cpu().numpy()
+        finally:
+            module.eval()
+        return out

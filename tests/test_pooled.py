@@ -1,0 +1,170 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_moons
+
+import activelearn as al
+from activelearn import semi
+from activelearn.pooled import PoolTorchClassifier, resolve_device
+
+
+@pytest.fixture(scope="module")
+def moons():
+    """Two moons, 400 items: 300 pool, 100 held out (never in the pool)."""
+    X, y = make_moons(n_samples=400, noise=0.08, random_state=0)
+    X = X.astype(np.float32)
+    return X[:300], y[:300], X[300:], y[300:]
+
+
+def _one_per_class(y, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.array([rng.choice(np.flatnonzero(y == c)) for c in np.unique(y)])
+
+
+def _model(**kw):
+    # alpha 0.99 (Zhou et al.'s setting): one label per moon reaches along the whole moon
+    kw = {"n_classes": 2, "embedding": None, "cache_dir": None, "train_steps": 150, "alpha": 0.99, **kw}
+    return PoolTorchClassifier(**kw)
+
+
+def test_pool_makes_the_network_beat_the_same_network_without_it(moons):
+    X, y, X_test, y_test = moons
+    lab = _one_per_class(y)
+    pooled = _model().set_pool(X).fit(X[lab], y[lab])
+    alone = _model().fit(X[lab], y[lab])  # no pool: the two labels are all it sees
+    acc_pooled = (pooled.predict(X_test) == y_test).mean()
+    acc_alone = (alone.predict(X_test) == y_test).mean()
+    assert acc_pooled > 0.95 and acc_pooled > acc_alone + 0.05, (acc_pooled, acc_alone)
+    assert pooled.n_pseudo_ == len(X) - 2
+    assert type(pooled.module_).__module__.startswith("activelearn")  # a torch module predicts the held-out rows
+    assert pooled.device_ == "cpu"
+
+
+def test_same_seed_same_probabilities_other_seed_other_network(moons):
+    X, y, X_test, _ = moons
+    lab = np.arange(0, 300, 15)
+    a = _model(random_state=3).set_pool(X)
+    b = clone(a)
+    assert b._pool is a._pool  # clones share the pool and its graphs
+    pa = a.fit(X[lab], y[lab]).predict_proba(X_test)
+    pb = b.fit(X[lab], y[lab]).predict_proba(X_test)
+    np.testing.assert_array_equal(pa, pb)
+    pc = _model(random_state=4).set_pool(X).fit(X[lab], y[lab]).predict_proba(X_test)
+    assert not np.array_equal(pa, pc)
+    np.testing.assert_allclose(pa.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_one_labeled_class_gives_probabilities_over_every_class(digits):
+    X, y = digits.X[:200], digits.y[:200]
+    model = PoolTorchClassifier(n_classes=10, embedding=None, scaling="global", cache_dir=None,
+                                train_steps=20).set_pool(X)
+    model.fit(X[y == 3][:3], y[y == 3][:3])
+    proba = model.predict_proba(digits.X[300:320])
+    assert proba.shape == (20, 10) and np.isfinite(proba).all()
+    assert (proba.argmax(axis=1) == 3).all()
+    np.testing.assert_allclose(model.predict_proba(X[:5]).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_pool_rows_get_the_spreading_posterior_or_the_network(moons):
+    X, y, X_test, _ = moons
+    lab = _one_per_class(y)
+    model = _model().set_pool(X).fit(X[lab], y[lab])
+    np.testing.assert_allclose(model.predict_proba(X[:40]), model.pool_proba_[:40])
+    net = _model(pool_proba="net").set_pool(X).fit(X[lab], y[lab])
+    np.testing.assert_allclose(net.predict_proba(X[:40]), net.predict_proba_net(X[:40]), atol=1e-6)
+    mc = net.predict_proba_mc(X_test, n_samples=4, random_state=0)
+    assert mc.shape == (4, len(X_test), 2)
+    np.testing.assert_array_equal(mc, net.predict_proba_mc(X_test, n_samples=4, random_state=0))
+
+
+def test_session_trains_on_the_pool_never_the_test_set(digits, tmp_path):
+    model = PoolTorchClassifier(n_classes=10, scaling="global", embedding=None, cache_dir=None, train_steps=30)
+    s = al.Session(digits, model=model, store=tmp_path / "p.db", random_state=0)
+    pool = s.model_template._pool
+    assert len(pool) == len(digits) - s.test_mask.sum()
+    in_pool = pool.lookup(digits.X[s.test_mask]) >= 0
+    dup = {r.tobytes() for r in digits.X[~s.test_mask].reshape((~s.test_mask).sum(), -1)}
+    # only test items whose pixels equal a pool item's are found in the pool
+    assert in_pool.sum() == sum(r.tobytes() in dup for r in digits.X[s.test_mask].reshape(s.test_mask.sum(), -1))
+    h = s.simulate(20)
+    assert h["accuracy"].iloc[-1] > 0.6
+
+
+def test_device_auto_is_cpu_without_cuda_and_cuda_with_it(monkeypatch):
+    import torch
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(ValueError, match="no CUDA"):
+            resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_bad_settings_and_unfitted_use_are_named(moons):
+    X, y, _, _ = moons
+    with pytest.raises(ValueError, match="not fitted"):
+        _model().predict_proba(X[:2])
+    with pytest.raises(ValueError, match="pool_proba"):
+        _model(pool_proba="svc").fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="architecture"):
+        _model(architecture="resnet").fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="rows"):
+        _model().fit(X[:4], y[:3])
+
+
+def test_rbf_network_learns_from_the_pool(moons):
+    X, y, X_test, y_test = moons
+    lab = _one_per_class(y)
+    for solver, steps in (("adam", 300), ("lbfgs", 60)):
+        m = _model(architecture="rbf", solver=solver, train_steps=steps, lr=1e-2).set_pool(X).fit(X[lab], y[lab])
+        assert (m.predict(X_test) == y_test).mean() > 0.9, solver
+
+
+def test_importing_activelearn_and_the_default_model_leaves_torch_unloaded():
+    code = ("import sys, activelearn, activelearn.pooled, activelearn.semi; "
+            "from activelearn._training import default_model; default_model(activelearn.load_iris()); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_pool_preparation_is_cached_on_disk_by_fingerprint(tmp_path, moons):
+    X = moons[0]
+    first = semi._Pool(X, "feature", cache_dir=tmp_path)
+    t1 = first.prepare(random_state=0, n_neighbors=7, max_embedding=len(X))
+    assert t1 and not any(v["cached"] for v in t1.values())
+    second = semi._Pool(X, "feature", cache_dir=tmp_path)
+    t2 = second.prepare(random_state=0, n_neighbors=7, max_embedding=len(X))
+    assert set(t2) == set(t1) and all(v["cached"] for v in t2.values())
+    np.testing.assert_array_equal(first.embedding(0, len(X)), second.embedding(0, len(X)))
+    np.testing.assert_array_equal(first.knn("features", 7), second.knn("features", 7))
+    other = semi._Pool(X[:-1], "feature", cache_dir=tmp_path)  # another pool: another fingerprint
+    assert other.fingerprint() != first.fingerprint()
+
+
+def test_spreading_on_the_prepared_graph_equals_scikit_learns(digits):
+    from sklearn.semi_supervised import LabelSpreading
+
+    pool = semi._Pool(digits.X[:400], "global")
+    y = np.full(400, -1)
+    y[:40] = digits.y[:40]
+    ls = LabelSpreading(kernel="knn", n_neighbors=7, alpha=0.2, max_iter=100).fit(pool.Z, y)
+    ours = semi.spread_labels(pool.spreading_graph("features", 7), y, 10)
+    np.testing.assert_allclose(ours[:, ls.classes_], ls.label_distributions_, atol=1e-12)
+
+
+@pytest.mark.slow  # pynndescent's first use compiles its numba code (~20 s)
+def test_large_pools_use_the_approximate_graph_and_opentsne(monkeypatch, moons):
+    X, y, X_test, y_test = moons
+    monkeypatch.setattr(semi, "EXACT_GRAPH_MAX", 100)
+    monkeypatch.setattr(semi, "SKLEARN_TSNE_MAX", 100)
+    model = PoolTorchClassifier(n_classes=2, cache_dir=None, train_steps=100, alpha=0.99).set_pool(X)
+    timings = model.prepare_pool()
+    assert "knn-features-k7-nnd" in timings and "tsne-opentsne-rs0" in timings
+    lab = _one_per_class(y)
+    assert (model.fit(X[lab], y[lab]).predict(X_test) == y_test).mean() > 0.9
