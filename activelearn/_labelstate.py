@@ -49,6 +49,8 @@ class LabelState:
         self.last_event_id = 0
         self._class_index = {name: i for i, name in enumerate(dataset.class_names)}
         self._live = {}  # position -> {event id: (annotator, label, audit, seconds)}
+        self._kept = {}  # position -> {kept event id: the label event a reviewer kept}
+        self._replacements = set()  # label events that replaced others (a reviewer's or an overwrite's correction)
         self._applied = set()  # event ids already applied: applying is idempotent
 
     # -- the one write path ------------------------------------------------
@@ -69,7 +71,7 @@ class LabelState:
         """
         touched = set()
         new = list({e["id"]: e for e in events
-                    if e["id"] not in self._applied and e["kind"] in ("labeled", "undone", "skipped")}.values())
+                    if e["id"] not in self._applied and e["kind"] in ("labeled", "undone", "skipped", "kept")}.values())
         positions = self.dataset.positions([e["item_id"] for e in new]) if new else []
         for e, pos in zip(new, positions):
             pos = int(pos)
@@ -78,8 +80,13 @@ class LabelState:
                 self._live.setdefault(pos, {})[e["id"]] = (e["annotator"], e["label"], bool(e["audit"]),
                                                            float(e["seconds"] or 0.0))
                 self.skipped[pos] = False  # a label answers a skip
+                if e.get("ref_event_id") is not None:
+                    self._replacements.add(e["id"])
+            elif e["kind"] == "kept":
+                self._kept.setdefault(pos, {})[e["id"]] = e["ref_event_id"]
             elif e["kind"] == "undone":
                 self._live.get(pos, {}).pop(e["ref_event_id"], None)
+                self._kept.get(pos, {}).pop(e["ref_event_id"], None)
             else:
                 self.skipped[pos] = True
             touched.add(pos)
@@ -130,6 +137,21 @@ class LabelState:
             return False
         who = self.annotators_of(pos)
         return annotator not in who and len(who) < self.labels_per_item
+
+    def is_reviewed(self, pos):
+        """Whether a person reviewed the item's current label: kept it, or it is a replacement.
+
+        A review covers the label it saw: a label added or changed later makes the item unreviewed again.
+        """
+        live = self._live.get(int(pos), {})
+        if not live:
+            return False
+        latest = max(live)
+        return latest in self._replacements or latest in self._kept.get(int(pos), {}).values()
+
+    def reviewed(self):
+        """Positions whose current label a person reviewed (see :meth:`is_reviewed`)."""
+        return [pos for pos in self._live if self.is_reviewed(pos)]
 
     def needing_more(self, annotator):
         """Positions others labeled that still need labels (``labels_per_item > 1``), oldest first."""

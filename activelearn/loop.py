@@ -371,20 +371,88 @@ class Session:
     def undo(self):
         """Take back this annotator's most recent label, durably.
 
+        Undoing a replacement (:meth:`relabel`, ``label(..., overwrite=True)``)
+        restores the label(s) it replaced; undoing a :meth:`keep_label` makes
+        the label a suspect again. Whichever of these this annotator did last is
+        taken back.
+
         Returns
         -------
         dict or None
-            ``{"item_id": ..., "label": ...}`` of the label taken back, or None
-            if there was nothing to undo. The item is the next one offered.
+            ``{"item_id": ..., "label": ..., "kind": "labeled" | "kept", "restored": [labels]}``
+            of what was taken back, or None if there was nothing to undo. A
+            label's item is the next one offered (unless a restored label holds it).
         """
         events, undone = self.project_store.undo_last(annotator=self.holder)
         if undone is None:
             return None
         self._apply(events)
         item_id = self.dataset.item_id(self.dataset.position(undone["item_id"]))
-        with self._queue_lock:
-            self._queue.put_first(item_id)
-        return {"item_id": item_id, "label": undone["label"]}
+        if undone["kind"] == "labeled":
+            with self._queue_lock:
+                self._queue.put_first(item_id)
+        restored = [e["label"] for e in events if e["kind"] == "labeled"]
+        return {"item_id": item_id, "label": undone["label"], "kind": undone["kind"], "restored": restored}
+
+    # -- review ------------------------------------------------------------
+    def relabel(self, item_id, label, seconds=None, replaces=None):
+        """Replace an item's label after a review; committed to the store before returning.
+
+        The new label is this session's person's (attributed to them), the
+        labels it replaces are undone in the same transaction, :meth:`undo`
+        restores them, and the next :meth:`retrain` trains on the new label.
+        The item counts as reviewed (:meth:`suspects` leaves it out).
+
+        Parameters
+        ----------
+        item_id : str or int
+            A labeled item (e.g. from :meth:`suspects`).
+        label : class name
+        seconds : float, optional
+            Time the review took (default: since the item was shown, if it was).
+        replaces : str, optional
+            With several labels per item: whose label to replace (this person's
+            own is replaced too). Default: every label of the item, so the
+            item holds the reviewer's label alone.
+
+        Raises
+        ------
+        UnknownLabelError, TestItemError, InvalidDataError
+            An unknown class, a held-out item, or an item without a label (use :meth:`label`).
+        """
+        pos = self._position_for_labeling(item_id)
+        if str(label) not in self._class_index:
+            raise UnknownLabelError(f"label {label!r} is not one of the classes {self.dataset.class_names}; "
+                                    "nothing was changed. Use one of those names.")
+        seconds = self._seconds(item_id, seconds)
+        events = self.project_store.record_replacement(self.dataset.item_id(pos), str(label), annotator=self.holder,
+                                                       seconds=seconds, model_version=self.model_version,
+                                                       replaces=replaces)
+        self._apply(events)
+        self._shown_at.pop(item_id, None)
+
+    def keep_label(self, item_id, seconds=None):
+        """Record that a person reviewed ``item_id``'s label and kept it (durably; :meth:`undo` takes it back).
+
+        :meth:`suspects` then leaves the item out until its label changes.
+        """
+        pos = self._position_for_labeling(item_id)
+        seconds = self._seconds(item_id, seconds)
+        self._apply(self.project_store.record_keep(self.dataset.item_id(pos), annotator=self.holder, seconds=seconds,
+                                                   model_version=self.model_version))
+        self._shown_at.pop(item_id, None)
+
+    def is_reviewed(self, item_id):
+        """Whether a person reviewed ``item_id``'s current label (kept it with :meth:`keep_label`, or replaced it)."""
+        with self._lock:
+            return self._state.is_reviewed(self.dataset.position(item_id))
+
+    def _seconds(self, item_id, seconds):
+        if seconds is None and item_id in self._shown_at:
+            seconds = time.monotonic() - self._shown_at[item_id]
+        if seconds is not None and (not np.isfinite(seconds) or seconds < 0):
+            raise InvalidDataError(f"seconds must be a non-negative number, got {seconds!r}.")
+        return None if seconds is None else float(seconds)
 
     # -- training --------------------------------------------------------
     def _snapshot(self):
@@ -518,18 +586,30 @@ class Session:
 
         return disagreements(self.labels(), resolve)
 
-    def suspects(self, n=None, cv=5):
-        """Given labels, most doubtful first: ``item_id, label, suggested, score, annotator, labeled_at, issue``.
+    def suspects(self, n=None, cv=5, include_reviewed=False):
+        """Given labels, most doubtful first: ``item_id, label, suggested, score, annotator, labeled_at, issue, reviewed``.
 
         Out-of-sample probabilities by cross-fitting over the labeled items (no
         label reaches its own probability, pool-aware models included), then
         cleanlab's label-quality scores; see :func:`activelearn.review.suspects`.
+        Items whose current label a person reviewed (:meth:`keep_label`,
+        :meth:`relabel`) are left out, or with ``include_reviewed=True`` listed
+        with ``reviewed=True``; every label still trains the cross-fitted models.
         """
         from .review import suspects
 
+        if n is not None:
+            _check_positive_int("n", n)
         self._sync()
-        return suspects(self.dataset, self.labels(), self.model_template, n=n, cv=cv, random_state=self.random_state,
-                        exclude_positions=np.flatnonzero(self.test_mask), adjudicators=self.adjudicators)
+        out = suspects(self.dataset, self.labels(), self.model_template, cv=cv, random_state=self.random_state,
+                       exclude_positions=np.flatnonzero(self.test_mask), adjudicators=self.adjudicators)
+        with self._lock:
+            reviewed = set(self._state.reviewed())
+        out["reviewed"] = np.isin(self.dataset.positions(out["item_id"].tolist()), list(reviewed)) if len(out) else []
+        out["reviewed"] = out["reviewed"].astype(bool)
+        if not include_reviewed:
+            out = out[~out["reviewed"]].reset_index(drop=True)
+        return out if n is None else out.head(int(n))
 
     def consensus(self, cv=5):
         """Consensus label per item and quality per annotator (cleanlab CROWDLAB): ``(items, annotators)``."""

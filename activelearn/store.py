@@ -58,7 +58,8 @@ class TeamPolicy:
     lease_seconds: float = 900.0
 
 SCHEMA_VERSION = 2
-EVENT_KINDS = ("shown", "labeled", "skipped", "undone", "joined")
+#: ``kept``: a reviewer looked at a doubtful label and kept it (``ref_event_id``: the label event kept).
+EVENT_KINDS = ("shown", "labeled", "skipped", "undone", "joined", "kept")
 
 metadata = sa.MetaData()
 meta_table = sa.Table(
@@ -396,10 +397,11 @@ class LabelStore:
 
     @staticmethod
     def _insert_event(conn, project_id, item_id, kind, label=None, annotator=None, seconds=None,
-                      model_version=None, ref_event_id=None, audit=False):
+                      model_version=None, ref_event_id=None, audit=False, created_at=None):
         """Insert one event; return it as the dict :meth:`events_since` would."""
         row = dict(project_id=project_id, item_id=str(item_id), kind=kind, label=label, annotator=annotator,
-                   created_at=time.time(), seconds=seconds, model_version=model_version,
+                   created_at=time.time() if created_at is None else float(created_at), seconds=seconds,
+                   model_version=model_version,
                    ref_event_id=ref_event_id, audit=bool(audit))
         row["id"] = conn.execute(events.insert().values(**row)).inserted_primary_key[0]
         return row
@@ -481,8 +483,10 @@ class LabelStore:
                 "Label the items next_batch() gives you (a lease expires if not answered).")
         written = [self._insert_event(conn, project_id, item_id, "undone", label=r["label"], annotator=annotator,
                                       ref_event_id=r["id"]) for r in mine]
+        # A replacement's label event refers to the first undo it wrote: undoing it restores what it replaced.
         written.append(self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
-                                          model_version, audit=audit))
+                                          model_version, audit=audit,
+                                          ref_event_id=written[0]["id"] if written else None))
         conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.item_id == item_id,
                                            leases.c.annotator == holder))
         return written
@@ -641,15 +645,72 @@ class LabelStore:
         return None if undone is None else undone[1]
 
     def _undo_last(self, conn, project_id, annotator):
-        """Undo ``annotator``'s latest live label: ``(undone event, the label event it undid)`` or None."""
-        query = self._live_labels(project_id).where(
-            sa.func.coalesce(events.c.annotator, ANONYMOUS) == annotator)
-        last = conn.execute(query.order_by(events.c.id.desc()).limit(1)).mappings().first()
+        """Undo ``annotator``'s latest live label (or review keep): ``(events written, the event undone)`` or None.
+
+        Undoing a replacement (a label written over others: ``overwrite``, :meth:`ProjectStore.record_replacement`)
+        restores the labels it replaced, under their annotators and times, in the same transaction.
+        """
+        mine = sa.func.coalesce(events.c.annotator, ANONYMOUS) == annotator
+        last = conn.execute(self._live_labels(project_id).where(mine).order_by(events.c.id.desc())
+                            .limit(1)).mappings().first()
+        kept = conn.execute(self._live_events(project_id, "kept").where(mine).order_by(events.c.id.desc())
+                            .limit(1)).mappings().first()
+        if kept is not None and (last is None or kept["id"] > last["id"]):
+            last = kept
         if last is None:
             return None
-        undone = self._insert_event(conn, project_id, last["item_id"], "undone", label=last["label"],
-                                    annotator=annotator, ref_event_id=last["id"])
-        return undone, {**last, "annotator": annotator_name(last["annotator"])}
+        written = [self._insert_event(conn, project_id, last["item_id"], "undone", label=last["label"],
+                                      annotator=annotator, ref_event_id=last["id"])]
+        if last["kind"] == "labeled" and last["ref_event_id"] is not None:
+            replaced = conn.execute(sa.select(events.c.ref_event_id).where(
+                events.c.project_id == project_id, events.c.item_id == last["item_id"], events.c.kind == "undone",
+                events.c.id >= last["ref_event_id"], events.c.id < last["id"])).scalars().all()
+            old = conn.execute(sa.select(events).where(events.c.id.in_(replaced), events.c.kind == "labeled")
+                               .order_by(events.c.id)).mappings().all()
+            written += [self._insert_event(conn, project_id, r["item_id"], "labeled", r["label"], r["annotator"],
+                                           r["seconds"], r["model_version"], audit=r["audit"],
+                                           created_at=r["created_at"]) for r in old]
+        for e in written:
+            e["annotator"] = annotator_name(e["annotator"])
+        return written, {**last, "annotator": annotator_name(last["annotator"])}
+
+    @staticmethod
+    def _live_events(project_id, kind):
+        """Events of ``kind`` that no ``undone`` event refers to."""
+        undone = sa.select(events.c.ref_event_id).where(
+            events.c.project_id == project_id, events.c.kind == "undone", events.c.ref_event_id.is_not(None))
+        return sa.select(events).where(events.c.project_id == project_id, events.c.kind == kind,
+                                       events.c.id.not_in(undone))
+
+    def _record_replacement(self, conn, project_id, item_id, label, annotator, seconds, model_version, replaces):
+        """A reviewer's label replacing the item's live labels (all, or ``replaces``' and the reviewer's own)."""
+        item_id = str(item_id)
+        self._item_lock(conn, project_id, item_id)
+        current = self._item_labels(conn, project_id, item_id)
+        if not current:
+            raise InvalidDataError(f"item {item_id!r} has no label to replace; label it with label() instead.")
+        targets = [r for r in current if replaces is None or r["annotator"] in (replaces, annotator)]
+        if replaces is not None and not any(r["annotator"] == replaces for r in targets):
+            raise InvalidDataError(f"item {item_id!r} has no label by {replaces!r} (its labels are by "
+                                   f"{', '.join(r['annotator'] for r in current)}); nothing was changed.")
+        written = [self._insert_event(conn, project_id, item_id, "undone", label=r["label"], annotator=annotator,
+                                      ref_event_id=r["id"]) for r in targets]
+        written.append(self._insert_event(conn, project_id, item_id, "labeled", label, annotator, seconds,
+                                          model_version, audit=any(r["audit"] for r in targets),
+                                          ref_event_id=written[0]["id"]))
+        conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.item_id == item_id,
+                                           leases.c.annotator == annotator))
+        return written
+
+    def _record_keep(self, conn, project_id, item_id, annotator, seconds, model_version):
+        """A reviewer kept the item's label: a ``kept`` event on its latest live label."""
+        item_id = str(item_id)
+        current = self._item_labels(conn, project_id, item_id)
+        if not current:
+            raise InvalidDataError(f"item {item_id!r} has no label to keep; label it with label() instead.")
+        return [self._insert_event(conn, project_id, item_id, "kept", label=current[-1]["label"],
+                                   annotator=annotator, seconds=seconds, model_version=model_version,
+                                   ref_event_id=current[-1]["id"])]
 
     def labels(self, project_id):
         """The current labels as a DataFrame (``item_id, label, annotator, labeled_at, seconds``), oldest first."""
@@ -714,8 +775,8 @@ class ProjectStore:
         self.policy = policy
 
     def events_since(self, last_id):
-        """Label, undo and skip events with id above ``last_id``, oldest first."""
-        return self.store.events_since(self.id, last_id)
+        """Label, undo, skip and review-keep events with id above ``last_id``, oldest first."""
+        return self.store.events_since(self.id, last_id, kinds=("labeled", "undone", "skipped", "kept"))
 
     def record_label(self, item_id, label, *, annotator, seconds=None, model_version=None, audit=False,
                      overwrite=False, adjudicator=False, holder=None):
@@ -758,9 +819,36 @@ class ProjectStore:
             done = self.store._undo_last(conn, self.id, who)
             if done is None:
                 return [], None
-            if lease:
+            if lease and done[1]["kind"] == "labeled":
                 self.store._claim(conn, self.id, who, [done[1]["item_id"]], 1, self.policy)
-        return [done[0]], done[1]
+        return done
+
+    def record_replacement(self, item_id, label, *, annotator, seconds=None, model_version=None, replaces=None):
+        """A reviewer replaces an item's label; returns the events written (undos of the replaced labels, the label).
+
+        ``replaces``: whose label is replaced (with ``labels_per_item > 1``); default every live label of the
+        item. The new label is the reviewer's (an audit label stays one); undoing it restores what it replaced.
+
+        Raises
+        ------
+        InvalidDataError
+            If the item has no label (or none by ``replaces``); nothing is written.
+        """
+        with self.store._write() as conn:
+            return self.store._record_replacement(conn, self.id, item_id, label, annotator_name(annotator), seconds,
+                                                  model_version, None if replaces is None else str(replaces))
+
+    def record_keep(self, item_id, *, annotator, seconds=None, model_version=None):
+        """A reviewer looked at the item's label and kept it; returns the ``kept`` event (undoable like a label)."""
+        with self.store._write() as conn:
+            return self.store._record_keep(conn, self.id, item_id, annotator_name(annotator), seconds, model_version)
+
+    def published(self):
+        """The published ranking with the strategy that made it: ``(item_ids, model_version, strategy)``."""
+        with self.store._read() as conn:
+            rows = conn.execute(sa.select(rankings.c.item_id, rankings.c.model_version, rankings.c.strategy).where(
+                rankings.c.project_id == self.id).order_by(rankings.c.rank)).all()
+        return [r[0] for r in rows], (rows[0][1] if rows else None), (rows[0][2] if rows else None)
 
     def claim(self, annotator, candidates, n):
         """Lease up to ``n`` of ``candidates`` (best first); the annotator's held items come first."""

@@ -332,3 +332,155 @@ def test_session_suspects_finds_flipped_labels_and_consensus_runs(blobs, tmp_pat
     assert len(found & flipped) >= 3
     items, annotators = s.consensus()
     assert len(items) == 40 and annotators["annotator"].tolist() == ["anonymous"]
+
+
+# -- review: replace or keep a label ------------------------------------------------------------
+class _SpyModel(LogisticRegression):
+    """Records the labels of its last fit (by feature row), to see what a retrain trained on."""
+
+    fits = []
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits.append({tuple(np.round(x, 6)): int(v) for x, v in zip(np.asarray(X), y)})
+        return super().fit(X, y, sample_weight)
+
+
+def _label_ten(s, ds, annotator=None):
+    ids = s.next_batch(10)
+    for i in ids:
+        s.label(i, ds.classes[ds.y[ds.position(i)]], annotator=annotator)
+    return ids
+
+
+def test_relabel_is_durable_attributed_and_undo_restores_the_previous_label(blobs, tmp_path):
+    url = tmp_path / "review.db"
+    bob = al.Session(blobs, model=LogisticRegression(max_iter=200), store=url, annotator="bob", batch_size=10)
+    ids = _label_ten(bob, blobs)
+    before = bob.labels().set_index("item_id").loc[ids[3]]
+    bob.close()
+    ann = al.Session(blobs, model=LogisticRegression(max_iter=200), store=url, annotator="ann")
+    old = before["label"]
+    new = next(c for c in blobs.classes if c != old)
+    ann.relabel(ids[3], new, seconds=2.5)
+    assert ann.is_reviewed(ids[3])
+    # durable: a fresh session on the store (as after a crash) sees the new label, given by ann
+    fresh = al.Session(blobs, model=LogisticRegression(max_iter=200), store=url, annotator="cy")
+    row = fresh.labels().set_index("item_id").loc[ids[3]]
+    assert (row["label"], row["annotator"], row["seconds"]) == (new, "ann", 2.5)
+    assert len(fresh.labels()) == 10
+    assert blobs.classes[fresh.y_labeled[blobs.position(ids[3])]] == new
+    assert fresh.is_reviewed(ids[3])  # the review is part of the record, too
+    # undo: the replaced label comes back, under its own annotator and time
+    done = ann.undo()
+    assert done["item_id"] == ids[3] and done["label"] == new and done["restored"] == [old]
+    fresh.refresh()
+    row = fresh.labels().set_index("item_id").loc[ids[3]]
+    assert (row["label"], row["annotator"], row["labeled_at"]) == (old, "bob", before["labeled_at"])
+    assert blobs.classes[fresh.y_labeled[blobs.position(ids[3])]] == old and not fresh.is_reviewed(ids[3])
+    assert ann.undo() is None  # ann has nothing else to take back
+    kinds = fresh.store.events(fresh.project_id)["kind"].tolist()
+    assert kinds.count("labeled") == 12 and kinds.count("undone") == 2  # nothing deleted, every step an event
+    for s in (ann, fresh):
+        s.close()
+
+
+def test_overwrite_then_undo_restores_the_label_it_replaced(session_factory):
+    s = session_factory()
+    ids = _label_ten(s, s.dataset)
+    old = s.labels().set_index("item_id").loc[ids[0], "label"]
+    new = next(c for c in s.dataset.classes if c != old)
+    s.label(ids[0], new, overwrite=True)
+    assert s.undo()["restored"] == [old]
+    assert s.labels().set_index("item_id").loc[ids[0], "label"] == old and s.n_labels == 10
+
+
+def test_retrain_trains_on_the_corrected_label(blobs):
+    _SpyModel.fits = []
+    s = al.Session(blobs, model=_SpyModel(max_iter=200), store=":memory:", batch_size=10, test_size=0.25)
+    ids = _label_ten(s, blobs)
+    wrong = next(c for c in blobs.classes if c != blobs.classes[blobs.y[blobs.position(ids[0])]])
+    s.label(ids[1], wrong, overwrite=True)  # a mistake
+    s.retrain()
+    key = tuple(np.round(blobs.X[blobs.position(ids[1])], 6))
+    assert _SpyModel.fits[-1][key] == blobs.class_names.index(wrong)
+    right = blobs.classes[blobs.y[blobs.position(ids[1])]]
+    s.relabel(ids[1], right)
+    s.retrain()
+    assert _SpyModel.fits[-1][key] == blobs.class_names.index(right) and len(_SpyModel.fits[-1]) == 10
+    s.undo()  # back to the mistake, and the next retrain trains on it again
+    s.retrain()
+    assert _SpyModel.fits[-1][key] == blobs.class_names.index(wrong)
+
+
+def test_a_kept_label_is_not_offered_again_until_it_changes(blobs, tmp_path):
+    s = al.Session(blobs, model=LogisticRegression(max_iter=300), store=tmp_path / "k.db", test_size=0.25,
+                   strategy="random", batch_size=40, annotator="ann")
+    flipped = []
+    for k, item in enumerate(s.next_batch(40)):
+        truth = blobs.classes[blobs.y[blobs.position(item)]]
+        if k % 10 == 0:
+            truth = next(c for c in blobs.classes if c != truth)
+            flipped.append(item)
+        s.label(item, truth, annotator="bob")
+    first = s.suspects(n=1)["item_id"].iloc[0]
+    s.keep_label(first)
+    out = s.suspects()
+    assert first not in set(out["item_id"]) and not out["reviewed"].any()
+    every = s.suspects(include_reviewed=True)
+    assert every.set_index("item_id").loc[first, "reviewed"] and len(every) == 40 and len(out) == 39
+    # the keep is durable and undoable like a label
+    again = al.Session(blobs, model=LogisticRegression(max_iter=300), store=tmp_path / "k.db", test_size=0.25,
+                       strategy="random", annotator="cy")
+    assert again.is_reviewed(first)
+    done = s.undo()
+    assert done["kind"] == "kept" and done["item_id"] == first and s.n_labels == 40  # the label itself stays
+    assert s.suspects(n=1)["item_id"].iloc[0] == first
+    # kept, then changed by someone: the review no longer covers the label, so it is a suspect again
+    s.keep_label(first)
+    other = next(c for c in blobs.classes if c != s.labels().set_index("item_id").loc[first, "label"])
+    again.refresh()
+    again.label(first, other, overwrite=True)
+    s.refresh()
+    assert s.is_reviewed(first)  # an overwrite is a person's correction, too
+    again.undo()
+    s.refresh()
+    assert not s.is_reviewed(first)  # the restored label is not the one the review saw
+    s.close()
+    again.close()
+
+
+def test_relabel_and_keep_refuse_what_they_cannot_do(session_factory):
+    s = session_factory()
+    ids = _label_ten(s, s.dataset)
+    unlabeled = s.next_batch(1)[0]
+    with pytest.raises(al.InvalidDataError, match="no label to replace.*label\\(\\)"):
+        s.relabel(unlabeled, "ant")
+    with pytest.raises(al.InvalidDataError, match="no label to keep"):
+        s.keep_label(unlabeled)
+    with pytest.raises(al.UnknownLabelError, match="nothing was changed"):
+        s.relabel(ids[0], "zebra")
+    with pytest.raises(al.InvalidDataError, match="no label by 'zed'"):
+        s.relabel(ids[0], "ant", replaces="zed")
+    with pytest.raises(al.TestItemError):
+        s.relabel(s.test_ids[0], "ant")
+    assert s.n_labels == 10 and s.store.events(s.project_id)["kind"].tolist().count("undone") == 0
+
+
+def test_relabel_with_several_labels_per_item_replaces_one_annotators_label(tmp_path):
+    X, y = make_blobs(n_samples=60, centers=2, n_features=3, random_state=0)
+    ds = al.from_arrays(X, y=["a" if v == 0 else "b" for v in y], classes=["a", "b"], name="two")
+    url = tmp_path / "k2.db"
+    kw = dict(model=LogisticRegression(), store=url, test_size=0, strategy="random")
+    ann = al.Session(ds, annotator="ann", labels_per_item=2, **kw)
+    bob = al.Session(ds, annotator="bob", trainer=False, **kw)
+    item = ann.next_batch(1)[0]
+    ann.label(item, "a")
+    bob.label(item, "b")
+    rev = al.Session(ds, annotator="rev", trainer=False, **kw)
+    rev.relabel(item, "a", replaces="bob")
+    labels = rev.labels().set_index("annotator")["label"]
+    assert labels.to_dict() == {"ann": "a", "rev": "a"}
+    assert rev.undo()["restored"] == ["b"]
+    assert rev.labels().set_index("annotator")["label"].to_dict() == {"ann": "a", "bob": "b"}
+    for s in (ann, bob, rev):
+        s.close()
