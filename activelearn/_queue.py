@@ -7,12 +7,23 @@ forms: :class:`SoloQueue` for a store only this session can see (no leases, no
 published ranking) and :class:`TeamQueue`, which leases items in the store so
 that annotators on one store never get the same item (unless the team policy
 asks for overlap), and through which the trainer publishes its ranking.
+
+With ``strategy="activelab"`` and ``labels_per_item > 1`` (the most distinct
+annotators an item may get), a ranking holds both kinds of work on one scale,
+cleanlab's ActiveLab scores: another opinion on a labeled item whose labels are
+doubtful (annotators disagree, or the model disagrees with them) and a first
+label on a new item. Each slot goes to the lower score. The leases and the
+store's claim rules are the same as for any ranking: an item is never handed to
+an annotator who labeled it, nor to more annotators than the policy allows; and
+under ActiveLab an item is leased to one annotator at a time, so each offer asks
+for one more label and the next decision sees it.
 """
 
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ._proba import predict_proba_full
 from .exceptions import StrategyError
@@ -144,6 +155,8 @@ class Ranker:
         ids = [self.dataset.item_id(p) for p in pool[positions]]
         if name == "auto":  # say which strategy actually picked: typicality during the cold start, then margin
             name = auto_phase(**context)
+        elif name == "activelab" and auto_phase(**context) == "typiclust":
+            name = "typiclust"
         return Query(ids, name, fitted.version if use_model else 0, seconds)
 
 
@@ -182,11 +195,60 @@ class _WorkQueue:
         self.query.item_ids = first + [i for i in self.query.item_ids if i not in first]
         return list(self.query.item_ids[:n])
 
-    def _rank(self, n, exclude=(), model_free=False):
+    def _rank(self, n, exclude=(), model_free=False, for_team=False):
         s = self.session
         pool = s._open_pool(exclude)
         labeled, y = s._state.training_set()
-        return s._ranker.rank(s._fitted, pool, labeled, y, n, model_free=model_free)
+        query = s._ranker.rank(s._fitted, pool, labeled, y, n, model_free=model_free)
+        if query.strategy == "activelab" and s.labels_per_item > 1:
+            query = self._with_second_opinions(query, pool, n, for_team) or query
+        return query
+
+    def _with_second_opinions(self, query, pool, n, for_team):
+        """ActiveLab over labeled and new items together: a :class:`Query` of ``n`` items, lowest score first.
+
+        Labeled candidates: non-audit items with fewer than ``labels_per_item``
+        labels, not set aside, and (``for_team`` false) open for this
+        annotator; the team's trainer ranks for everyone, so the store's claim
+        keeps each item from those who labeled it. None when the labeled items
+        cannot be cross-fitted yet (the pool-only ranking stands).
+        """
+        from .exceptions import ActiveLearnError
+        from .review import activelab_scores, out_of_sample_proba
+
+        s = self.session
+        start = time.perf_counter()
+        labels = s.labels()
+        labels = labels[~labels["audit"].astype(bool)]
+        if labels.empty:
+            return None
+        test = np.flatnonzero(s.test_mask)
+        try:
+            proba = out_of_sample_proba(s.dataset, labels, s.model_template, random_state=s.random_state,
+                                        exclude_positions=test, adjudicators=s.adjudicators)
+        except ActiveLearnError:
+            return None
+        model = s._fitted.model
+        pool_ids = [s.dataset.item_id(p) for p in pool]
+        unlabeled = pd.DataFrame(predict_proba_full(model, s.dataset.X[pool], s.dataset.n_classes),
+                                 index=pool_ids, columns=s.dataset.class_names)
+        scores = activelab_scores(labels, s.dataset.class_names, proba, unlabeled)
+        with s._lock:
+            state = s._state
+
+            def wanted(item_id, is_labeled):
+                if not is_labeled:
+                    return True
+                pos = s.dataset.position(item_id)
+                if state.audit[pos] or state.skipped[pos]:
+                    return False
+                return (len(state.annotators_of(pos)) < state.labels_per_item if for_team
+                        else state.is_open_for(pos, s.holder))
+
+            keep = [wanted(i, lab) for i, lab in zip(scores["item_id"], scores["labeled"])]
+        top = scores[keep].head(n)
+        return Query(list(top["item_id"]), "activelab", query.model_version, time.perf_counter() - start,
+                     scores=dict(zip(top["item_id"], top["score"].astype(float))))
 
     def release_all(self):
         """Give back what this queue holds in the store (nothing for a solo queue)."""
@@ -217,17 +279,27 @@ class TeamQueue(_WorkQueue):
                      if str(s.dataset.item_id(p)) not in busy]
             if s.trainer:
                 # Rank enough for everyone active (each gets a batch), not just for this annotator.
-                query = self._rank(want * len(team), exclude=busy)
-                got = self.project.publish_and_claim(me, query.item_ids, want, query.model_version, query.strategy,
-                                                     first=extra)
+                if s.strategy_name == "activelab":
+                    # ActiveLab weighs other opinions against new items itself; its ranking is longer, as the
+                    # annotators who labeled an item skip it.
+                    extra = []
+                    query = self._rank(want * len(team) * s.labels_per_item, exclude=busy, for_team=True)
+                else:
+                    query = self._rank(want * len(team), exclude=busy)
+                published = "activelab" if s.strategy_name == "activelab" else query.strategy
+                got = self.project.publish_and_claim(me, query.item_ids, want, query.model_version, published,
+                                                     first=extra, one_at_a_time=published == "activelab")
             else:
-                ranked, version = self.project.ranking()
+                ranked, version, strategy = self.project.published()
+                if strategy == "activelab":  # the ranking already weighs other opinions against new items
+                    extra = []
                 ranked = [i for i in ranked if i not in busy]
                 ranked = s._own_ids(ranked)
                 ranked = [i for i in ranked if s.is_open(i)]
                 query = (Query(ranked, "published", version or 0, 0.0) if ranked
                          else self._rank(want, exclude=busy, model_free=True))
-                got = self.project.claim(me, extra + list(query.item_ids), want)
+                got = self.project.claim(me, extra + list(query.item_ids), want,
+                                         one_at_a_time=strategy == "activelab")
             if got or not (extra or query.item_ids):
                 break
         query.item_ids = s._own_ids(got)
