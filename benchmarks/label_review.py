@@ -16,7 +16,8 @@ cleanlab's self-confidence score) ranks the given labels, and
 
 Then the time to compute suspects on 2,000 labels: all 1,797 digits labeled once by one noisy
 annotator and 203 of them a second time by another (pool = every item, its t-SNE map already
-computed, as in a running session), one thread, median of 3.
+computed, as in a running session), one thread: the first call (which builds the pool's spreading graphs,
+kept per pool for later reviews) and the median of 3 calls.
 
 Single process, one thread (activelearn's default). The noisy and the clean run of a seed share
 one pool and its t-SNE map (identical features), so t-SNE runs once per seed.
@@ -102,7 +103,7 @@ def timing_2000(ds, noise, repeats=3):
     model.transform(ds.X[:1])  # the pool's t-SNE map: computed once per pool, before any review in a session
     tsne = time.perf_counter() - t
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):  # the first call builds the pool's spreading graphs; later ones reuse them
         t = time.perf_counter()
         out = suspects(ds, labels, model)
         times.append(time.perf_counter() - t)
@@ -110,7 +111,8 @@ def timing_2000(ds, noise, repeats=3):
         (str(ds.item_id(p)), "bob") for p in second if b.wrong[p]}
     keys = list(zip(out["item_id"].astype(str), out["annotator"]))
     hit = len(set(keys[:2 * len(wrong)]) & wrong) / len(wrong)
-    return {"n_labels": int(len(labels)), "seconds_median": float(np.median(times)), "seconds": times,
+    return {"n_labels": int(len(labels)), "seconds_first": times[0], "seconds_median": float(np.median(times[1:])),
+            "seconds": times,
             "tsne_seconds_once": tsne, "n_wrong": len(wrong), "recall_top2x": hit}
 
 
@@ -169,8 +171,9 @@ def main(argv=None):
         print(f"accuracy gap clean - {col[4:]}: mean {gap.mean():.2f} points, max {gap.max():.2f}, "
               f"seeds within 1 point {int((gap <= 1).sum())}/{len(gap)} (goal <= 1)")
     if timing:
-        print(f"suspects on {timing['n_labels']} labels: {timing['seconds_median']:.2f} s median "
-              f"({', '.join(f'{t:.2f}' for t in timing['seconds'])}), one thread (goal < 2 s); "
+        print(f"suspects on {timing['n_labels']} labels: first call {timing['seconds_first']:.2f} s, then "
+              f"{timing['seconds_median']:.2f} s median ({', '.join(f'{t:.2f}' for t in timing['seconds'][1:])}), "
+              f"one thread (goal < 2 s); "
               f"t-SNE map once per pool {timing['tsne_seconds_once']:.1f} s; recall top 2x "
               f"{timing['recall_top2x']:.3f} of {timing['n_wrong']} wrong labels")
     print(f"\n{result['total_seconds']:.0f} s in all; JSON: {args.out}")
