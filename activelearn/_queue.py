@@ -29,7 +29,10 @@ from ._proba import predict_proba_full
 from .exceptions import StrategyError
 from .strategies import auto_phase, display_score, get_strategy
 
-__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer"]
+__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer", "ACTIVELAB_AGAIN"]
+
+#: What a published ActiveLab row ranked for another label on a labeled item says (rows for new items: "activelab").
+ACTIVELAB_AGAIN = "activelab:again"
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Query:
     model_version: int
     seconds: float
     scores: dict = field(default_factory=dict)
+    again: frozenset = frozenset()  # items ranked for another label (ActiveLab); the others for a first one
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,8 @@ class _WorkQueue:
             keep = [wanted(i, lab) for i, lab in zip(scores["item_id"], scores["labeled"])]
         top = scores[keep].head(n)
         return Query(list(top["item_id"]), "activelab", query.model_version, time.perf_counter() - start,
-                     scores=dict(zip(top["item_id"], top["score"].astype(float))))
+                     scores=dict(zip(top["item_id"], top["score"].astype(float))),
+                     again=frozenset(top.loc[top["labeled"].astype(bool), "item_id"]))
 
     def release_all(self):
         """Give back what this queue holds in the store (nothing for a solo queue)."""
@@ -286,20 +291,26 @@ class TeamQueue(_WorkQueue):
                     query = self._rank(want * len(team) * s.labels_per_item, exclude=busy, for_team=True)
                 else:
                     query = self._rank(want * len(team), exclude=busy)
-                published = "activelab" if s.strategy_name == "activelab" else query.strategy
+                # ActiveLab rows say what they were ranked for: another label ("activelab:again") or a first one.
+                published = ([ACTIVELAB_AGAIN if i in query.again else "activelab" for i in query.item_ids]
+                             if s.strategy_name == "activelab" else query.strategy)
                 got = self.project.publish_and_claim(me, query.item_ids, want, query.model_version, published,
-                                                     first=extra, one_at_a_time=published == "activelab")
+                                                     first=extra, one_at_a_time=s.strategy_name == "activelab")
             else:
-                ranked, version, strategy = self.project.published()
-                if strategy == "activelab":  # the ranking already weighs other opinions against new items
+                ranked, version, kinds = self.project.published()
+                activelab = bool(kinds) and str(kinds[0]).startswith("activelab")
+                if activelab:
+                    # The ranking already weighs other opinions against new items; an item ranked for a first
+                    # label and labeled since (by the trainer, say) waits for a ranking that weighs it again.
                     extra = []
+                    ranked = [i for i, kind in zip(ranked, kinds) if kind == ACTIVELAB_AGAIN
+                              or not s._state.annotators_of(s.dataset.position(s._own_ids([i])[0]))]
                 ranked = [i for i in ranked if i not in busy]
                 ranked = s._own_ids(ranked)
                 ranked = [i for i in ranked if s.is_open(i)]
                 query = (Query(ranked, "published", version or 0, 0.0) if ranked
                          else self._rank(want, exclude=busy, model_free=True))
-                got = self.project.claim(me, extra + list(query.item_ids), want,
-                                         one_at_a_time=strategy == "activelab")
+                got = self.project.claim(me, extra + list(query.item_ids), want, one_at_a_time=activelab)
             if got or not (extra or query.item_ids):
                 break
         query.item_ids = s._own_ids(got)

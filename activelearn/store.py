@@ -615,11 +615,13 @@ class LabelStore:
 
     @staticmethod
     def _publish(conn, project_id, item_ids, model_version, strategy):
+        """``strategy``: one name for every row, or a list with one per row (what each row was ranked as)."""
         conn.execute(rankings.delete().where(rankings.c.project_id == project_id))
+        names = list(strategy) if isinstance(strategy, (list, tuple)) else [strategy] * len(item_ids)
         if len(item_ids):
             conn.execute(rankings.insert(), [
                 {"project_id": project_id, "item_id": str(i), "rank": r, "model_version": int(model_version),
-                 "strategy": strategy} for r, i in enumerate(item_ids)])
+                 "strategy": name} for r, (i, name) in enumerate(zip(item_ids, names))])
 
     def ranking(self, project_id):
         """The published ranking: ``(item_ids best first, model_version)``; ``([], None)`` if none."""
@@ -848,11 +850,11 @@ class ProjectStore:
             return self.store._record_keep(conn, self.id, item_id, annotator_name(annotator), seconds, model_version)
 
     def published(self):
-        """The published ranking with the strategy that made it: ``(item_ids, model_version, strategy)``."""
+        """The published ranking and what each row was ranked as: ``(item_ids, model_version, strategies)``."""
         with self.store._read() as conn:
             rows = conn.execute(sa.select(rankings.c.item_id, rankings.c.model_version, rankings.c.strategy).where(
                 rankings.c.project_id == self.id).order_by(rankings.c.rank)).all()
-        return [r[0] for r in rows], (rows[0][1] if rows else None), (rows[0][2] if rows else None)
+        return [r[0] for r in rows], (rows[0][1] if rows else None), [r[2] for r in rows]
 
     def claim(self, annotator, candidates, n, one_at_a_time=False):
         """Lease up to ``n`` of ``candidates`` (best first); the annotator's held items come first.

@@ -321,8 +321,9 @@ def test_activelab_offers_a_disputed_item_before_new_ones_and_never_to_its_annot
     mine = ann.next_batch(5)
     q = ann.last_query
     assert q.strategy == "activelab" and q.scores
-    ranked, _, strategy = ann.project_store.published()
-    assert strategy == "activelab" and ranked[0] == disputed  # its score is the lowest of either kind
+    ranked, _, kinds = ann.project_store.published()
+    assert ranked[0] == disputed and kinds[0] == "activelab:again"  # its score is the lowest of either kind
+    assert set(kinds[1:]) == {"activelab"}  # the rest: new items
     scores = list(q.scores.values())
     assert scores == sorted(scores) and q.scores[disputed] == min(scores)
     new = [i for i in ranked if i not in set(ann.labels()["item_id"])]
@@ -332,6 +333,7 @@ def test_activelab_offers_a_disputed_item_before_new_ones_and_never_to_its_annot
     assert disputed not in theirs_bob  # nor to bob
     # items with one sure label score high: bob gets new items, not a second label on ann's
     assert not set(theirs_bob) & set(ann.labels()["item_id"])
+    ann.label(mine[0], _truth(ds, mine[0]))  # ranked for a first label, labeled since: no longer a candidate
     theirs = cy.next_batch(5)
     assert theirs[0] == disputed  # cy has not: the third opinion is cy's first item
     assert not set(mine) & set(theirs)
