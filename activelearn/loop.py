@@ -54,6 +54,10 @@ class Session:
         Default ``"auto"``: typical items (TypiClust) first, then margin
         sampling. A name from :data:`~activelearn.strategies.STRATEGIES` or a function
         ``(classifier, X_pool, n_instances, random_state, **context) -> positions``.
+        ``"activelab"`` with ``labels_per_item > 1``: each offer is either
+        another opinion on a labeled item or a new item, whichever cleanlab's
+        ActiveLab scores as worth more; ``labels_per_item`` is then the most
+        distinct annotators an item may get, not the number every item gets.
     store : str, path-like or LabelStore
         SQLite file path or SQLAlchemy URL (``":memory:"``: private, nothing kept).
     batch_size : int
