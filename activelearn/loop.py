@@ -591,7 +591,7 @@ class Session:
         return disagreements(self.labels(), resolve)
 
     def suspects(self, n=None, cv=5, include_reviewed=False):
-        """Given labels, most doubtful first: ``item_id, label, suggested, score, annotator, labeled_at, issue, reviewed``.
+        """Given labels, most doubtful first (:data:`~activelearn.review.SUSPECT_COLUMNS` and ``reviewed``).
 
         Out-of-sample probabilities by cross-fitting over the labeled items (no
         label reaches its own probability, pool-aware models included), then
