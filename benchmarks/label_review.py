@@ -46,7 +46,12 @@ sys.path.insert(0, str(ROOT))
 
 def review_round(s, truth):
     """One review by a person who knows the truth: flagged labels, then the top 2x the wrong ones; returns how many."""
-    out = s.suspects()  # reviewed labels are left out
+    from activelearn.exceptions import ActiveLearnError
+
+    try:
+        out = s.suspects()  # reviewed labels are left out
+    except ActiveLearnError:  # a class with a single label (a wrong one, often) cannot be cross-fitted yet
+        return 0
     out["item_id"] = out["item_id"].astype(str)
     n_wrong = int(sum(lab != truth(i) for i, lab in zip(out["item_id"], out["label"])))
     look = list(dict.fromkeys(list(out.loc[out["issue"], "item_id"]) + list(out.head(2 * n_wrong)["item_id"])))
