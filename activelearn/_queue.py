@@ -7,18 +7,32 @@ forms: :class:`SoloQueue` for a store only this session can see (no leases, no
 published ranking) and :class:`TeamQueue`, which leases items in the store so
 that annotators on one store never get the same item (unless the team policy
 asks for overlap), and through which the trainer publishes its ranking.
+
+With ``strategy="activelab"`` and ``labels_per_item > 1`` (the most distinct
+annotators an item may get), a ranking holds both kinds of work on one scale,
+cleanlab's ActiveLab scores: another opinion on a labeled item whose labels are
+doubtful (annotators disagree, or the model disagrees with them) and a first
+label on a new item. Each slot goes to the lower score. The leases and the
+store's claim rules are the same as for any ranking: an item is never handed to
+an annotator who labeled it, nor to more annotators than the policy allows; and
+under ActiveLab an item is leased to one annotator at a time, so each offer asks
+for one more label and the next decision sees it.
 """
 
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ._proba import predict_proba_full
 from .exceptions import StrategyError
 from .strategies import auto_phase, display_score, get_strategy
 
-__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer"]
+__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer", "ACTIVELAB_AGAIN"]
+
+#: What a published ActiveLab row ranked for another label on a labeled item says (rows for new items: "activelab").
+ACTIVELAB_AGAIN = "activelab:again"
 
 
 @dataclass
@@ -30,6 +44,7 @@ class Query:
     model_version: int
     seconds: float
     scores: dict = field(default_factory=dict)
+    again: frozenset = frozenset()  # items ranked for another label (ActiveLab); the others for a first one
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,8 @@ class Ranker:
         ids = [self.dataset.item_id(p) for p in pool[positions]]
         if name == "auto":  # say which strategy actually picked: typicality during the cold start, then margin
             name = auto_phase(**context)
+        elif name == "activelab" and auto_phase(**context) == "typiclust":
+            name = "typiclust"
         return Query(ids, name, fitted.version if use_model else 0, seconds)
 
 
@@ -240,11 +257,62 @@ class _WorkQueue:
         """A ranking (for a team: taken) with ``fitted``, a retrain's model not yet in use; see :meth:`replace`."""
         return self._take(want, fitted=fitted)
 
-    def _rank(self, n, exclude=(), model_free=False, fitted=None):
+    def _rank(self, n, exclude=(), model_free=False, fitted=None, for_team=False):
         s = self.session
         pool = s._open_pool(exclude)
         labeled, y = s._state.training_set()
-        return s._ranker.rank(s._fitted if fitted is None else fitted, pool, labeled, y, n, model_free=model_free)
+        fitted = s._fitted if fitted is None else fitted
+        query = s._ranker.rank(fitted, pool, labeled, y, n, model_free=model_free)
+        if query.strategy == "activelab" and s.labels_per_item > 1:
+            query = self._with_second_opinions(query, pool, n, for_team, fitted) or query
+        return query
+
+    def _with_second_opinions(self, query, pool, n, for_team, fitted):
+        """ActiveLab over labeled and new items together: a :class:`Query` of ``n`` items, lowest score first.
+
+        Labeled candidates: non-audit items with fewer than ``labels_per_item``
+        labels, not set aside, and (``for_team`` false) open for this
+        annotator; the team's trainer ranks for everyone, so the store's claim
+        keeps each item from those who labeled it. None when the labeled items
+        cannot be cross-fitted yet (the pool-only ranking stands).
+        """
+        from .exceptions import ActiveLearnError
+        from .review import activelab_scores, out_of_sample_proba
+
+        s = self.session
+        start = time.perf_counter()
+        labels = s.labels()
+        labels = labels[~labels["audit"].astype(bool)]
+        if labels.empty:
+            return None
+        test = np.flatnonzero(s.test_mask)
+        try:
+            proba = out_of_sample_proba(s.dataset, labels, s.model_template, random_state=s.random_state,
+                                        exclude_positions=test, adjudicators=s.adjudicators)
+        except ActiveLearnError:
+            return None
+        model = fitted.model
+        pool_ids = [s.dataset.item_id(p) for p in pool]
+        unlabeled = pd.DataFrame(predict_proba_full(model, s.dataset.X[pool], s.dataset.n_classes),
+                                 index=pool_ids, columns=s.dataset.class_names)
+        scores = activelab_scores(labels, s.dataset.class_names, proba, unlabeled)
+        with s._lock:
+            state = s._state
+
+            def wanted(item_id, is_labeled):
+                if not is_labeled:
+                    return True
+                pos = s.dataset.position(item_id)
+                if state.audit[pos] or state.skipped[pos]:
+                    return False
+                return (len(state.annotators_of(pos)) < state.labels_per_item if for_team
+                        else state.is_open_for(pos, s.holder))
+
+            keep = [wanted(i, lab) for i, lab in zip(scores["item_id"], scores["labeled"])]
+        top = scores[keep].head(n)
+        return Query(list(top["item_id"]), "activelab", query.model_version, time.perf_counter() - start,
+                     scores=dict(zip(top["item_id"], top["score"].astype(float))),
+                     again=frozenset(top.loc[top["labeled"].astype(bool), "item_id"]))
 
     def release_all(self):
         """Give back what this queue holds in the store (nothing for a solo queue)."""
@@ -280,17 +348,34 @@ class TeamQueue(_WorkQueue):
                      if str(s.dataset.item_id(p)) not in busy]
             if s.trainer:
                 # Rank enough for everyone active (each gets a batch), not just for this annotator.
-                query = self._rank(want * len(team), exclude=busy, fitted=fitted)
-                got = self.project.publish_and_claim(me, query.item_ids, n_claim, query.model_version,
-                                                     query.strategy, first=extra)
+                if s.strategy_name == "activelab":
+                    # ActiveLab weighs other opinions against new items itself; its ranking is longer, as the
+                    # annotators who labeled an item skip it.
+                    extra = []
+                    query = self._rank(want * len(team) * s.labels_per_item, exclude=busy, fitted=fitted,
+                                       for_team=True)
+                else:
+                    query = self._rank(want * len(team), exclude=busy, fitted=fitted)
+                # ActiveLab rows say what they were ranked for: another label ("activelab:again") or a first one.
+                published = ([ACTIVELAB_AGAIN if i in query.again else "activelab" for i in query.item_ids]
+                             if s.strategy_name == "activelab" else query.strategy)
+                got = self.project.publish_and_claim(me, query.item_ids, n_claim, query.model_version, published,
+                                                     first=extra, one_at_a_time=s.strategy_name == "activelab")
             else:
-                ranked, version = self.project.ranking()
+                ranked, version, kinds = self.project.published()
+                activelab = bool(kinds) and str(kinds[0]).startswith("activelab")
+                if activelab:
+                    # The ranking already weighs other opinions against new items; an item ranked for a first
+                    # label and labeled since (by the trainer, say) waits for a ranking that weighs it again.
+                    extra = []
+                    ranked = [i for i, kind in zip(ranked, kinds) if kind == ACTIVELAB_AGAIN
+                              or not s._state.annotators_of(s.dataset.position(s._own_ids([i])[0]))]
                 ranked = [i for i in ranked if i not in busy]
                 ranked = s._own_ids(ranked)
                 ranked = [i for i in ranked if s.is_open(i)]
                 query = (Query(ranked, "published", version or 0, 0.0) if ranked
                          else self._rank(want, exclude=busy, model_free=True))
-                got = self.project.claim(me, extra + list(query.item_ids), n_claim)
+                got = self.project.claim(me, extra + list(query.item_ids), n_claim, one_at_a_time=activelab)
             got = [i for i in got if str(i) not in queued]
             if got or not (extra or query.item_ids):
                 break

@@ -59,6 +59,10 @@ class Session:
         Default ``"auto"``: typical items (TypiClust) first, then margin
         sampling. A name from :data:`~activelearn.strategies.STRATEGIES` or a function
         ``(classifier, X_pool, n_instances, random_state, **context) -> positions``.
+        ``"activelab"`` with ``labels_per_item > 1``: each offer is either
+        another opinion on a labeled item or a new item, whichever cleanlab's
+        ActiveLab scores as worth more; ``labels_per_item`` is then the most
+        distinct annotators an item may get, not the number every item gets.
     store : str, path-like or LabelStore
         SQLite file path or SQLAlchemy URL (``":memory:"``: private, nothing kept).
     batch_size : int
@@ -758,7 +762,7 @@ class Session:
         return disagreements(self.labels(), resolve)
 
     def suspects(self, n=None, cv=5, include_reviewed=False):
-        """Given labels, most doubtful first: ``item_id, label, suggested, score, annotator, labeled_at, issue, reviewed``.
+        """Given labels, most doubtful first (:data:`~activelearn.review.SUSPECT_COLUMNS` and ``reviewed``).
 
         Out-of-sample probabilities by cross-fitting over the labeled items (no
         label reaches its own probability, pool-aware models included), then

@@ -26,6 +26,7 @@ cleanlab is an optional dependency (``pip install "activelearn[review]"`` or
 """
 
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -151,16 +152,87 @@ def cross_fitted_proba(model, X, y, folds, n_classes):
     ndarray of shape (n_items, n_classes)
         Row ``i`` never depends on ``y[i]`` (nor on any label of its fold).
     """
-    from ._training import fit_model
-
     X, y, folds = np.asarray(X), np.asarray(y, dtype=np.int64), np.asarray(folds)
-    proba = np.zeros((len(y), int(n_classes)), dtype=np.float64)
-    for f in np.unique(folds):
-        held = folds == f
-        fitted, _ = fit_model(model, X[~held], y[~held], int(n_classes), previous_version=0)
-        proba[held] = predict_proba_full(fitted, X[held], int(n_classes))
+    proba = _spreading_folds(model, X, y, folds, int(n_classes))
+    if proba is None:
+        proba = _cross_fit_generic(model, X, y, folds, int(n_classes))
     total = proba.sum(axis=1, keepdims=True)
     return np.where(total > 0, proba / np.where(total > 0, total, 1.0), 1.0 / n_classes)
+
+
+def _cross_fit_generic(model, X, y, folds, n_classes):
+    """Any model: a clone fitted per fold, its ``predict_proba`` on the held-out rows."""
+    from ._training import fit_model
+
+    proba = np.zeros((len(y), n_classes), dtype=np.float64)
+    for f in np.unique(folds):
+        held = folds == f
+        fitted, _ = fit_model(model, X[~held], y[~held], n_classes, previous_version=0)
+        proba[held] = predict_proba_full(fitted, X[held], n_classes)
+    return proba
+
+
+# Spreading graphs per pool (the pool object is shared by a template and its clones): built once, reused by
+# every fold and every later review of the same pool.
+_GRAPHS = weakref.WeakKeyDictionary()
+
+
+def _spreading_graph(pool, key, Z, n_neighbors):
+    from sklearn.semi_supervised import LabelSpreading
+
+    graphs = _GRAPHS.setdefault(pool, {})
+    if key not in graphs:
+        ls = LabelSpreading(kernel="knn", n_neighbors=n_neighbors)
+        ls.X_ = Z
+        graphs[key] = ls._build_graph()  # the normalised kNN graph LabelSpreading builds in every fit
+    return graphs[key]
+
+
+def _spreading_folds(model, X, y, folds, n_classes):
+    """The fold posteriors of :class:`~activelearn.semi.PoolSpreadingClassifier`, without refitting what folds share.
+
+    For held-out rows that are pool items, the fold model's probability is its
+    label-spreading posterior; its kNN graphs (features, t-SNE map) depend on
+    the pool alone, so they are built once per pool, and the SVC (which only
+    predicts rows outside the pool) is not trained. The result equals
+    :func:`_cross_fit_generic`'s (``tests/test_review.py`` checks it). None when
+    this shortcut does not apply (another model, or rows outside the pool).
+    """
+    from sklearn.semi_supervised import LabelSpreading
+
+    from .semi import PoolSpreadingClassifier
+
+    pool = getattr(model, "_pool", None)
+    if type(model) is not PoolSpreadingClassifier or pool is None or len(pool) < 2:
+        return None
+    pos = pool.lookup(X)
+    if (pos < 0).any():
+        return None
+    k = max(int(min(model.n_neighbors, len(pool) - 1)), 1)
+    spaces = [(("features", k), pool.Z)]
+    emb = model._map(pool)
+    if emb is not None:
+        spaces.append((("tsne", int(model.random_state), int(model.max_embedding_pool), k), emb))
+    graphs = [(Z, _spreading_graph(pool, key, Z, k)) for key, Z in spaces]
+    proba = np.zeros((len(y), n_classes), dtype=np.float64)
+    for f in np.unique(folds):
+        held = folds == f
+        y_nodes = np.full(len(pool), -1, dtype=np.int64)
+        y_nodes[pos[~held]] = y[~held]
+        present = np.unique(y_nodes[y_nodes >= 0])
+        P = np.zeros((len(pool), n_classes))
+        if len(present) < 2:
+            P[:, present[0]] = 1.0
+        else:
+            for Z, graph in graphs:
+                ls = LabelSpreading(kernel="knn", n_neighbors=k, alpha=model.alpha, max_iter=100)
+                ls._build_graph = lambda graph=graph: graph  # the pool's graph, built once
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # convergence warnings, as in the model's own fit
+                    ls.fit(Z, y_nodes)
+                P[:, ls.classes_.astype(np.int64)] += ls.label_distributions_
+        proba[held] = P[pos[held]]
+    return proba
 
 
 def _template(dataset, model, exclude_positions, random_state):

@@ -510,7 +510,10 @@ class LabelStore:
             return self._claim(conn, project_id, str(holder), candidates, n,
                                TeamPolicy(labels_per_item, lease_seconds))
 
-    def _claim(self, conn, project_id, holder, candidates, n, policy):
+    def _claim(self, conn, project_id, holder, candidates, n, policy, one_at_a_time=False):
+        """See :meth:`claim`. ``one_at_a_time``: an item is leased to one annotator at a time, so that it gets
+        one more label per offer, up to ``labels_per_item`` (ActiveLab decides, offer by offer, whether it needs
+        another); otherwise ``labels_per_item`` annotators may hold it at once."""
         now = time.time()
         out = []
         conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.expires_at <= now))
@@ -538,7 +541,8 @@ class LabelStore:
             foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
                 leases.c.project_id == project_id, leases.c.item_id == item_id,
                 leases.c.annotator != holder)).scalar_one()
-            if len(labels) + foreign >= policy.labels_per_item:
+            cap = min(policy.labels_per_item, len(labels) + 1) if one_at_a_time else policy.labels_per_item
+            if len(labels) + foreign >= cap:
                 continue
             conn.execute(leases.insert().values(project_id=project_id, item_id=item_id, annotator=holder,
                                                 expires_at=now + policy.lease_seconds,
@@ -611,11 +615,13 @@ class LabelStore:
 
     @staticmethod
     def _publish(conn, project_id, item_ids, model_version, strategy):
+        """``strategy``: one name for every row, or a list with one per row (what each row was ranked as)."""
         conn.execute(rankings.delete().where(rankings.c.project_id == project_id))
+        names = list(strategy) if isinstance(strategy, (list, tuple)) else [strategy] * len(item_ids)
         if len(item_ids):
             conn.execute(rankings.insert(), [
                 {"project_id": project_id, "item_id": str(i), "rank": r, "model_version": int(model_version),
-                 "strategy": strategy} for r, i in enumerate(item_ids)])
+                 "strategy": name} for r, (i, name) in enumerate(zip(item_ids, names))])
 
     def ranking(self, project_id):
         """The published ranking: ``(item_ids best first, model_version)``; ``([], None)`` if none."""
@@ -844,26 +850,31 @@ class ProjectStore:
             return self.store._record_keep(conn, self.id, item_id, annotator_name(annotator), seconds, model_version)
 
     def published(self):
-        """The published ranking with the strategy that made it: ``(item_ids, model_version, strategy)``."""
+        """The published ranking and what each row was ranked as: ``(item_ids, model_version, strategies)``."""
         with self.store._read() as conn:
             rows = conn.execute(sa.select(rankings.c.item_id, rankings.c.model_version, rankings.c.strategy).where(
                 rankings.c.project_id == self.id).order_by(rankings.c.rank)).all()
-        return [r[0] for r in rows], (rows[0][1] if rows else None), (rows[0][2] if rows else None)
+        return [r[0] for r in rows], (rows[0][1] if rows else None), [r[2] for r in rows]
 
-    def claim(self, annotator, candidates, n):
-        """Lease up to ``n`` of ``candidates`` (best first); the annotator's held items come first."""
+    def claim(self, annotator, candidates, n, one_at_a_time=False):
+        """Lease up to ``n`` of ``candidates`` (best first); the annotator's held items come first.
+
+        ``one_at_a_time``: one lease per item at a time (each offer asks for one more label; ActiveLab).
+        """
         with self.store._write() as conn:
-            return self.store._claim(conn, self.id, annotator_name(annotator), candidates, n, self.policy)
+            return self.store._claim(conn, self.id, annotator_name(annotator), candidates, n, self.policy,
+                                     one_at_a_time)
 
-    def publish_and_claim(self, annotator, ranked_ids, n, model_version, strategy, first=()):
+    def publish_and_claim(self, annotator, ranked_ids, n, model_version, strategy, first=(), one_at_a_time=False):
         """Publish the trainer's ranking for the team and lease its first free items, in one transaction.
 
         ``first``: items to lease before the ranked ones (items that need another label), not published.
+        ``one_at_a_time``: as in :meth:`claim`.
         """
         with self.store._write() as conn:
             self.store._publish(conn, self.id, ranked_ids, model_version, strategy)
             return self.store._claim(conn, self.id, annotator_name(annotator), [*first, *ranked_ids], n,
-                                     self.policy)
+                                     self.policy, one_at_a_time)
 
     def team_view(self, annotator):
         """What a ranking needs to know about the team, read at once: ``(busy item ids, active annotators)``."""

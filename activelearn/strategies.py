@@ -29,7 +29,7 @@ from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty 
 __all__ = ["STRATEGIES", "register", "get_strategy", "select_top", "random_sampling", "least_confident",
            "margin", "entropy", "ranked_batch", "diverse", "pool_uncertainty", "is_dask_array", "committee",
            "density", "bald", "kcenter", "kmeans",
-           "uncertainty_scores", "typiclust", "auto", "auto_phase", "display_score"]
+           "uncertainty_scores", "typiclust", "auto", "auto_phase", "display_score", "activelab"]
 
 STRATEGIES = {}
 _SCORE_CHUNK = 65536
@@ -439,6 +439,33 @@ def auto(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_c
     if auto_phase(n_classes, typical_per_class, X_labeled, context.get("y_labeled")) == "typiclust":
         return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
     return margin(classifier, X_pool, n_instances, random_state, n_classes=n_classes, **context)
+
+
+@register("activelab")
+def activelab(classifier, X_pool, n_instances, random_state=None, X_labeled=None, n_classes=None,
+              typical_per_class=5, **context):
+    """ActiveLab (cleanlab) on the unlabeled pool: new items whose label the model is least sure of.
+
+    Like :func:`auto`, :func:`typiclust` ranks until every class has
+    ``typical_per_class`` labels. Then each pool item's score is cleanlab's
+    ``get_active_learning_scores`` for unlabeled data (lower: a label is worth
+    more). This function sees the pool only; with several labels per item
+    (``labels_per_item > 1``) the session's work queue puts the labeled items
+    on the same scale, so that each slot goes to another opinion on a doubtful
+    label or to a new item, whichever scores lower (see :mod:`activelearn._queue`).
+    """
+    if auto_phase(n_classes, typical_per_class, X_labeled, context.get("y_labeled")) == "typiclust":
+        return typiclust(classifier, X_pool, n_instances, random_state, X_labeled=X_labeled, **context)
+    import warnings
+
+    from cleanlab.multiannotator import get_active_learning_scores
+
+    proba = predict_proba_full(classifier, X_pool, n_classes or len(classifier.classes_))
+    proba = np.clip(proba, 0.0, None) / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, scores = get_active_learning_scores(pred_probs_unlabeled=proba)
+    return select_top(-scores, n_instances, random_state)
 
 
 def display_score(strategy_name, proba):

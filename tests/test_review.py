@@ -484,3 +484,25 @@ def test_relabel_with_several_labels_per_item_replaces_one_annotators_label(tmp_
     assert rev.labels().set_index("annotator")["label"].to_dict() == {"ann": "a", "bob": "b"}
     for s in (ann, bob, rev):
         s.close()
+
+
+@pytest.mark.parametrize("embedding", [None, "tsne"])
+def test_pool_spreading_shortcut_equals_refitting_every_fold(overlapping_blobs, embedding):
+    """The cross-fit shortcut (graphs built once per pool, no SVC) gives what fitting each fold's model gives."""
+    from activelearn.review import _cross_fit_generic, _spreading_folds
+
+    ds = overlapping_blobs
+    keep = np.arange(0, 400, 2) if embedding else np.arange(400)  # a small pool keeps t-SNE quick
+    model = PoolSpreadingClassifier(n_classes=ds.n_classes, embedding=embedding).set_pool(ds.X[keep])
+    pos = keep[::3]
+    y = np.where(np.arange(len(pos)) % 9 == 0, (ds.y[pos] + 1) % 4, ds.y[pos])  # some wrong labels too
+    folds = fold_ids(y, cv=5, random_state=0)
+    fast = _spreading_folds(model, ds.X[pos], y, folds, ds.n_classes)
+    slow = _cross_fit_generic(model, ds.X[pos], y, folds, ds.n_classes)
+    assert fast is not None
+    np.testing.assert_allclose(fast / fast.sum(1, keepdims=True), slow / slow.sum(1, keepdims=True), atol=1e-6)
+    again = _spreading_folds(model, ds.X[pos], y, folds, ds.n_classes)  # from the cached graphs
+    np.testing.assert_array_equal(again, fast)
+    # rows outside the pool, or another model: no shortcut (the general path answers)
+    assert _spreading_folds(model, ds.X[pos] + 100.0, y, folds, ds.n_classes) is None
+    assert _spreading_folds(LogisticRegression(), ds.X[pos], y, folds, ds.n_classes) is None

@@ -283,3 +283,89 @@ def test_team_results_frame_has_one_row_per_label(tmp_path):
         s.label(i, "pos", seconds=1.0)
     df = s.labels()
     assert isinstance(df, pd.DataFrame) and len(df) == 3 and (df["annotator"] == "ann").all()
+
+
+# -- ActiveLab: another opinion or a new item, within the leases ---------------------------------
+def _truth(ds, i):
+    return ds.classes[ds.y[ds.position(i)]]
+
+
+def _activelab_team(url, names=("ann", "bob", "cy"), **kw):
+    params = dict(strategy="activelab", labels_per_item=3, lease_seconds=600)
+    params.update(kw)
+    return [_session(url, n, trainer=(k == 0), **params) for k, n in enumerate(names)]
+
+
+def _two_blobs_and_a_middle():
+    """Two far-apart classes (every new item is clear) and one item halfway between them."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-4, 1, (100, 2)), rng.normal(4, 1, (100, 2)), [[0.0, 0.0]]]).astype(np.float32)
+    y = ["neg"] * 100 + ["pos"] * 100 + ["pos"]
+    return al.from_arrays(X, y=y, classes=["neg", "pos"], ids=[f"it{i:04d}" for i in range(201)], name="middle")
+
+
+def test_activelab_offers_a_disputed_item_before_new_ones_and_never_to_its_annotators(team_store_url):
+    ds = _two_blobs_and_a_middle()
+    kw = dict(model=LogisticRegression(), strategy="activelab", store=team_store_url, test_size=0, batch_size=5,
+              labels_per_item=3, lease_seconds=600)
+    ann, bob, cy = (al.Session(ds, annotator=n, trainer=(n == "ann"), **kw) for n in ("ann", "bob", "cy"))
+    agreed = [f"it{i:04d}" for i in (*range(0, 10), *range(100, 110))]
+    for i in agreed + [f"it{i:04d}" for i in (*range(10, 20), *range(110, 120))]:
+        ann.label(i, _truth(ds, i))
+    for i in agreed:
+        bob.label(i, _truth(ds, i))  # two labels that agree, on items the model is sure of
+    disputed = "it0200"
+    ann.label(disputed, "pos")
+    bob.label(disputed, "neg")  # two annotators disagree on the one item the model cannot decide either
+    ann.retrain()
+    mine = ann.next_batch(5)
+    q = ann.last_query
+    assert q.strategy == "activelab" and q.scores
+    ranked, _, kinds = ann.project_store.published()
+    assert ranked[0] == disputed and kinds[0] == "activelab:again"  # its score is the lowest of either kind
+    assert set(kinds[1:]) == {"activelab"}  # the rest: new items
+    scores = list(q.scores.values())
+    assert scores == sorted(scores) and q.scores[disputed] == min(scores)
+    new = [i for i in ranked if i not in set(ann.labels()["item_id"])]
+    assert new and not set(ranked[:len(new) + 1]) & set(agreed)  # agreed items: new items first
+    assert disputed not in mine  # ann labeled it: never offered to her again
+    theirs_bob = bob.next_batch(5)
+    assert disputed not in theirs_bob  # nor to bob
+    # items with one sure label score high: bob gets new items, not a second label on ann's
+    assert not set(theirs_bob) & set(ann.labels()["item_id"])
+    ann.label(mine[0], _truth(ds, mine[0]))  # ranked for a first label, labeled since: no longer a candidate
+    theirs = cy.next_batch(5)
+    assert theirs[0] == disputed  # cy has not: the third opinion is cy's first item
+    assert not set(mine) & set(theirs)
+    # 2 labels + cy's lease = 3, the most the policy allows: nobody else may take it now
+    dee = al.Session(ds, annotator="dee", trainer=False, **kw)
+    assert disputed not in dee.next_batch(10)
+    with pytest.raises(LeasedError):
+        dee.label(disputed, "pos")
+    cy.label(disputed, "pos")
+    assert sorted(cy.labels().query("item_id == @disputed")["annotator"]) == ["ann", "bob", "cy"]
+    for s in (ann, bob, cy, dee):
+        s.close()
+
+
+def test_activelab_team_run_never_asks_an_annotator_twice(tmp_path):
+    ann, bob, cy = _activelab_team(f"sqlite:///{tmp_path / 'al.db'}")
+    ds = ann.dataset
+    sloppy = {"bob": np.random.default_rng(1).random(len(ds)) < 0.3}  # bob is wrong on 30% of the items
+    offered = []
+    for _ in range(5):
+        for s in (ann, bob, cy):
+            for i in s.next_batch(4):
+                offered.append((s.holder, i))
+                lab = _truth(ds, i)
+                if s.holder == "bob" and sloppy["bob"][ds.position(i)]:
+                    lab = "neg" if lab == "pos" else "pos"
+                s.label(i, lab)  # never refused: no lease clash, no second label by the same person
+        ann.retrain()
+    assert len(offered) == len(set(offered)) == 60
+    counts = ann.labels().groupby("item_id")["annotator"].agg(["count", "nunique"])
+    assert (counts["count"] == counts["nunique"]).all() and counts["count"].max() <= 3
+    assert (counts["count"] > 1).sum() >= 3  # it did ask for other opinions
+    assert (counts["count"] == 1).sum() >= 20  # and labeled new items too
+    for s in (ann, bob, cy):
+        s.close()
