@@ -160,15 +160,23 @@ class TorchClassifier(NeuralNetClassifier):
         out = np.empty((n_samples, len(X), self.n_classes), dtype=np.float32)
         try:
             module.train()  # dropout on
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(random_state))
-                for start in range(0, len(X), batch_size):
-                    xb = torch.as_tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
-                    for s in range(n_samples):
-                        out[s, start:start + len(xb)] = torch.softmax(module(xb), dim=1).numpy()
+            _mc_passes(module, X, out, random_state, batch_size)
         finally:
             module.train(was_training)
         return out
+
+
+def _mc_passes(module, X, out, random_state, batch_size):
+    """Fill ``out`` (n_samples, n_items, n_classes) with seeded stochastic forward passes, in batches.
+
+    The module's layers are in whatever mode the caller set (dropout on); torch's global RNG is untouched.
+    """
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(random_state))
+        for start in range(0, len(X), batch_size):
+            xb = torch.as_tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
+            for k in range(out.shape[0]):
+                out[k, start:start + len(xb)] = torch.softmax(module(xb), dim=1).numpy()
 
 
 def _dropout_layers(module):
@@ -242,12 +250,7 @@ class ModuleClassifier(TorchClassifier):
             module.eval()
             for m in dropout:
                 m.train()
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(random_state))
-                for start in range(0, len(X), batch_size):
-                    xb = torch.as_tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
-                    for s in range(n_samples):
-                        out[s, start:start + len(xb)] = torch.softmax(module(xb), dim=1).numpy()
+            _mc_passes(module, X, out, random_state, batch_size)
         finally:
             for m, mode in modes:
                 m.training = mode

@@ -29,7 +29,7 @@ torch is imported on the first ``fit``, never by importing this module.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .semi import PoolSpreadingClassifier, _flat32
+from .semi import PoolSpreadingClassifier, _flat32, pool_or_model_proba
 
 __all__ = ["PoolTorchClassifier", "resolve_device", "MAX_EMBEDDING_POOL"]
 
@@ -252,14 +252,7 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
         """Pool rows: ``pool_proba_`` (see ``pool_proba``); every other row: the network's softmax."""
         if not hasattr(self, "module_"):
             raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
-        X = _flat32(X)
-        pos = self.pool_.lookup(X)
-        out = np.empty((len(X), int(self.n_classes)), dtype=np.float32)
-        inside = pos >= 0
-        out[inside] = self.pool_proba_[pos[inside]]
-        if (~inside).any():
-            out[~inside] = self._net_proba(self.pool_.standardise(X[~inside]))
-        return out
+        return pool_or_model_proba(self.pool_, self.pool_proba_, X, self.n_classes, self._net_proba)
 
     def predict_proba_net(self, X):
         """The network's probabilities for every row of ``X``, pool items included."""

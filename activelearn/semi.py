@@ -54,6 +54,18 @@ __all__ = ["PoolSpreadingClassifier", "MAX_SEMI_POOL", "spread_labels"]
 MAX_SEMI_POOL = 200_000
 
 
+def pool_or_model_proba(pool, pool_proba, X, n_classes, model_proba):
+    """Rows that are pool items read ``pool_proba``; every other row gets ``model_proba(standardised rows)``."""
+    X = _flat32(X)
+    pos = pool.lookup(X)
+    out = np.empty((len(X), int(n_classes)), dtype=np.float32)
+    inside = pos >= 0
+    out[inside] = pool_proba[pos[inside]]
+    if (~inside).any():
+        out[~inside] = model_proba(pool.standardise(X[~inside]))
+    return out
+
+
 def _flat32(X):
     X = np.asarray(X, dtype=np.float32)
     return np.ascontiguousarray(X.reshape(len(X), -1))
@@ -495,14 +507,8 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         """Spreading posterior for pool rows, softmax of the SVC's decision values for other rows."""
         if not hasattr(self, "svc_"):
             raise ValueError("PoolSpreadingClassifier is not fitted yet; call fit first.")
-        X = _flat32(X)
-        pos = self.pool_.lookup(X)
-        out = np.empty((len(X), int(self.n_classes)), dtype=np.float32)
-        inside = pos >= 0
-        out[inside] = self.pool_proba_[pos[inside]]
-        if (~inside).any():
-            out[~inside] = self._svc_proba(self.svc_, self.pool_.standardise(X[~inside]))
-        return out
+        return pool_or_model_proba(self.pool_, self.pool_proba_, X, self.n_classes,
+                                   lambda Z: self._svc_proba(self.svc_, Z))
 
     def predict(self, X):
         return self.predict_proba(X).argmax(axis=1)
