@@ -29,7 +29,7 @@ torch is imported on the first ``fit``, never by importing this module.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .semi import PoolSpreadingClassifier, _flat32, pool_or_model_proba
+from .semi import PoolSpreadingClassifier, pool_or_model_proba
 
 __all__ = ["PoolTorchClassifier", "resolve_device", "MAX_EMBEDDING_POOL"]
 

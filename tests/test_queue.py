@@ -1,6 +1,5 @@
 """The work queue: rankings made ahead (off the key path), and a retrain that lands while a ranking runs."""
 
-import activelearn as al
 from activelearn._queue import SoloQueue, TeamQueue
 from conftest import true_label
 
