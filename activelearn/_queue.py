@@ -68,8 +68,9 @@ def make_offer(item_id, why, fitted, dataset):
         X = dataset.X[[dataset.position(item_id)]]
         proba = predict_proba_full(fitted.model, X, dataset.n_classes)[0]
         shown = fitted.calibrated_proba(X, dataset.n_classes)  # None: the guess is shown without a number
+        order = np.argsort(-proba if shown is None else -shown[0], kind="stable")[:3]
         why["guesses"] = tuple((dataset.class_names[i], None if shown is None else float(shown[0, i]))
-                               for i in np.argsort(-proba)[:3])
+                               for i in order)
         if why["source"] == "strategy":
             why["score_name"], why["score"] = display_score(why["strategy"], proba)
     return Offer(item_id, **why)

@@ -40,12 +40,25 @@ class Fitted:
     model: object
     version: int
     temperature: float = None
+    inductive: bool = False  # the temperature was fitted on the model's inductive predictor (held-out rows)
 
     def calibrated_proba(self, X, n_classes):
-        """Probabilities a person may be shown: temperature-scaled, or None without a calibration."""
+        """Probabilities a person may be shown: temperature-scaled, or None without a calibration.
+
+        They come from the predictor the temperature was fitted on: for a pool-aware model calibrated on
+        the held-out set, its inductive predictor (``predict_proba_inductive``), never the pool posterior
+        that ranks (which can be one-hot where the held-out accuracy is far from 100%).
+        """
         if self.temperature is None:
             return None
-        return apply_temperature(predict_proba_full(self.model, X, n_classes), self.temperature)
+        return apply_temperature(proba_for_people(self.model, X, n_classes, self.inductive), self.temperature)
+
+
+def proba_for_people(model, X, n_classes, inductive):
+    """The probabilities a calibration is fitted on and shown from (see :class:`Fitted`)."""
+    if inductive and hasattr(model, "predict_proba_inductive"):
+        return np.asarray(model.predict_proba_inductive(X), dtype=np.float64)
+    return predict_proba_full(model, X, n_classes)
 
 
 #: Fewest held-out (or audit) items a calibration is fitted on.

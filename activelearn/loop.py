@@ -26,7 +26,7 @@ from ._proba import predict_proba_full
 from ._queue import Offer, Query, Ranker, SoloQueue, TeamQueue, make_offer
 from ._threads import set_thread_limits
 from ._training import (HISTORY_COLUMNS, MIN_CALIBRATION_ITEMS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy,
-                        default_model, evaluate, fit_model, fit_temperature, round_record)
+                        default_model, evaluate, fit_model, fit_temperature, proba_for_people, round_record)
 from .datasets import MISSING, draw_test_positions
 from .exceptions import ActiveLearnError, InvalidDataError, TestItemError, UnknownLabelError
 from .simulate import Oracle, run_loop
@@ -275,7 +275,7 @@ class Session:
                     snap = self._snapshot()
                     try:
                         model = self._fit(snap.train_positions, snap.y_train)[0]
-                        self._fitted = Fitted(model, self._version, self._calibrate(model, snap))
+                        self._fitted = Fitted(model, self._version, *self._calibrate(model, snap))
                     except ActiveLearnError as exc:
                         self.last_error = exc
         with self._queue_lock:
@@ -494,14 +494,20 @@ class Session:
             return Snapshot(train, y, audit, y_audit, self._state.n_live, self._state.labeling_seconds())
 
     def _calibrate(self, model, snap):
-        """A temperature from items the model never trained on: the held-out set, else the audit labels."""
-        pos = np.flatnonzero(self.test_mask)
-        y = self.dataset.y[pos]
+        """A temperature from items the model never trained on: the held-out set, else the audit labels.
+
+        Returns ``(temperature or None, inductive)``: held-out items are not in the pool, so a pool-aware
+        model predicts them with its inductive predictor, and that is what a calibrated number shown to
+        a person then comes from; audit items are pool items, predicted like every pool item.
+        """
+        pos, inductive = np.flatnonzero(self.test_mask), True
+        y = self.dataset.y[pos] if len(pos) else np.zeros(0, dtype=np.int64)
         if len(pos) < MIN_CALIBRATION_ITEMS:
-            pos, y = snap.audit_positions, snap.y_audit
+            pos, y, inductive = snap.audit_positions, snap.y_audit, False
         if len(pos) < MIN_CALIBRATION_ITEMS:
-            return None
-        return fit_temperature(predict_proba_full(model, self.dataset.X[pos], self.dataset.n_classes), y)
+            return None, False
+        proba = proba_for_people(model, self.dataset.X[pos], self.dataset.n_classes, inductive)
+        return fit_temperature(proba, y), inductive
 
     def _fit(self, labeled, y):
         return fit_model(self.model_template, self.dataset.X[labeled], y, self.dataset.n_classes, self._version)
@@ -564,7 +570,7 @@ class Session:
                                   train_seconds, None if query is None else query.seconds,
                                   self.cost(snap.n_labels, snap.labeling_seconds))
             self.project_store.add_round(record)
-            fitted = Fitted(model, self._version + 1, self._calibrate(model, snap))
+            fitted = Fitted(model, self._version + 1, *self._calibrate(model, snap))
             ahead = None
             if self.rank_on_retrain:  # the new model's ranking, made here: the next offer needs none
                 try:

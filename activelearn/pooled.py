@@ -29,7 +29,7 @@ torch is imported on the first ``fit``, never by importing this module.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .semi import PoolSpreadingClassifier, pool_or_model_proba
+from .semi import PoolSpreadingClassifier, _flat32, pool_or_model_proba
 
 __all__ = ["PoolTorchClassifier", "resolve_device", "MAX_EMBEDDING_POOL"]
 
@@ -247,6 +247,12 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
                 zb = torch.from_numpy(np.ascontiguousarray(Z[start:start + chunk], dtype=np.float32)).to(device)
                 out[start:start + len(zb)] = torch.softmax(module(zb), dim=1).cpu().numpy()
         return out
+
+    def predict_proba_inductive(self, X):
+        """The network's softmax for every row, pool items included (see ``PoolSpreadingClassifier``)."""
+        if not hasattr(self, "module_"):
+            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
+        return self._net_proba(self.pool_.standardise(_flat32(X)))
 
     def predict_proba(self, X):
         """Pool rows: ``pool_proba_`` (see ``pool_proba``); every other row: the network's softmax."""

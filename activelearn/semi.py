@@ -503,6 +503,16 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         out[:, svc.classes_] = e / e.sum(axis=1, keepdims=True)
         return out
 
+    def predict_proba_inductive(self, X):
+        """The SVC's probabilities for every row, pool items included: what the held-out set measures.
+
+        The posterior of :meth:`predict_proba` ranks the pool; a probability shown to a person comes from
+        this predictor, the one whose accuracy and calibration were measured on items it never saw.
+        """
+        if not hasattr(self, "svc_"):
+            raise ValueError("PoolSpreadingClassifier is not fitted yet; call fit first.")
+        return self._svc_proba(self.svc_, self.pool_.standardise(_flat32(X)))
+
     def predict_proba(self, X):
         """Spreading posterior for pool rows, softmax of the SVC's decision values for other rows."""
         if not hasattr(self, "svc_"):

@@ -603,3 +603,30 @@ def test_session_stopping_advice_and_the_stop_set(blobs, fast_model):
     assert set(advice.criteria) == {"stabilizing_predictions", "label_budget"}
     assert advice.criteria["label_budget"]["value"] == s.history["n_labels"].iloc[-1]
     assert list(advice.projection.columns) == ["n_labels", "accuracy", "low", "high"]
+
+
+def test_numbers_shown_come_from_the_predictor_the_calibration_measured(digits):
+    """A pool-aware model ranks with its pool posterior (often one-hot) but is calibrated on held-out rows,
+    which its inductive predictor (the SVC) scores: the numbers a person sees come from that predictor."""
+    from activelearn._training import apply_temperature
+
+    s = al.Session(digits, store=":memory:", random_state=0)
+    s.simulate(30)
+    fitted, model = s._fitted, s.model
+    assert fitted.temperature is not None and fitted.inductive is True
+    test = np.flatnonzero(s.test_mask)
+    shown = fitted.calibrated_proba(digits.X[test], digits.n_classes)
+    np.testing.assert_allclose(shown, apply_temperature(model.predict_proba_inductive(digits.X[test]),
+                                                        fitted.temperature))
+    acc = s.history["accuracy"].iloc[-1]
+    assert abs(shown.max(axis=1).mean() - acc) < 0.08  # calibrated: confidence matches held-out accuracy
+    o = s.next_offer()
+    X = digits.X[[digits.position(o.item_id)]]
+    expected = apply_temperature(model.predict_proba_inductive(X), fitted.temperature)[0]
+    best = np.argsort(-expected, kind="stable")[:3]
+    assert [g for g, _ in o.guesses] == [digits.class_names[i] for i in best]
+    np.testing.assert_allclose([p for _, p in o.guesses], expected[best])
+    pool = np.flatnonzero(~s.test_mask & ~s.labeled_mask)
+    posterior = model.predict_proba(digits.X[pool]).max(axis=1)
+    assert (posterior > 0.999).mean() > 0.5  # the ranking posterior is near one-hot on most of the pool ...
+    assert fitted.calibrated_proba(digits.X[pool], digits.n_classes).max(axis=1).mean() < 0.999  # ... the shown not
