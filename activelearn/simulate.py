@@ -304,7 +304,7 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
 
     session = Session(dataset, model=model, strategy=strategy, store=":memory:", batch_size=batch_size,
                       test_size=test_size, random_state=seed, cost_per_hour=cost_per_hour,
-                      cost_per_label=cost_per_label, strategy_params=strategy_params)
+                      cost_per_label=cost_per_label, strategy_params=strategy_params, prepare="wait")
     stopping = _normalise_stopping(stopping, budget)
     recorder = None
     if stopping or successor_model is not None:
