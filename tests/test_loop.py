@@ -603,3 +603,46 @@ def test_session_stopping_advice_and_the_stop_set(blobs, fast_model):
     assert set(advice.criteria) == {"stabilizing_predictions", "label_budget"}
     assert advice.criteria["label_budget"]["value"] == s.history["n_labels"].iloc[-1]
     assert list(advice.projection.columns) == ["n_labels", "accuracy", "low", "high"]
+
+
+def _held_pool_model(release):
+    """A pool-aware model whose pool preparation holds the pool (its lock) until ``release`` is set."""
+    from activelearn.semi import PoolSpreadingClassifier
+
+    class HeldPool(PoolSpreadingClassifier):
+        def prepare_pool(self):
+            with self._pool._lock:  # what a long t-SNE holds: anything needing the map waits here
+                release.wait(20)
+                return super().prepare_pool()
+
+    return HeldPool(n_classes=3, cache_dir=None)
+
+
+def test_background_preparation_never_blocks_the_first_items(blobs, store_path):
+    release = threading.Event()
+    try:
+        s = al.Session(blobs, model=_held_pool_model(release), store=store_path, batch_size=5)
+        ids = s.next_batch()
+        assert not s.pool_ready and not s.model_template.pool_ready()  # next_batch did not wait for the map
+        assert len(set(ids)) == 5 and all(s.is_open(i) for i in ids)
+        assert s._queue.served.strategy == "typiclust"  # the why-text still says typicality
+    finally:
+        release.set()
+    assert s.wait_pool(30) and s.model_template.pool_ready() and s.prepare_error is None
+    assert s.next_batch() == ids  # the ranking is kept until something changes
+    s.close()
+
+
+def test_prepare_wait_ranks_on_the_map_like_a_prepared_background_session(blobs, tmp_path):
+    from activelearn.semi import PoolSpreadingClassifier
+
+    def model():
+        return PoolSpreadingClassifier(n_classes=3, cache_dir=None)
+
+    wait = al.Session(blobs, model=model(), store=tmp_path / "w.db", batch_size=5, prepare="wait")
+    assert wait._preparing is None and wait.pool_ready and not wait.model_template.pool_ready()
+    background = al.Session(blobs, model=model(), store=tmp_path / "b.db", batch_size=5)
+    assert background.wait_pool(30)
+    assert wait.next_batch() == background.next_batch()
+    with pytest.raises(al.InvalidDataError, match="prepare must be 'background' or 'wait'"):
+        al.Session(blobs, model=model(), store=tmp_path / "x.db", prepare="later")
