@@ -33,7 +33,10 @@ graphs once per pool and keeps them, with the map, in memory and (with a
 ``cache_dir``) on disk by the pool's fingerprint: an exact kNN graph up to
 :data:`EXACT_GRAPH_MAX` items, pynndescent's approximate graph above;
 scikit-learn's t-SNE up to :data:`SKLEARN_TSNE_MAX` items, openTSNE above.
-Every refit then only iterates the spreading on the prepared graphs.
+Every refit then only iterates the spreading on the prepared graphs. A
+:class:`~activelearn.Session` runs the preparation in a background thread and,
+until :meth:`PoolSpreadingClassifier.pool_ready`, ranks the cold start on
+:meth:`PoolSpreadingClassifier.quick_transform` (cheap coordinates, no map).
 """
 
 import hashlib
