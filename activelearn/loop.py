@@ -835,7 +835,6 @@ class Session:
 
     def simulate(self, budget, oracle=None, seconds_per_label=None, progress=False):
         """Run the loop with an oracle until ``budget`` labels (see :func:`activelearn.simulate.run_loop`)."""
-        self.wait_pool()  # every ranking on the map: the same run every time
         return run_loop(self, _check_positive_int("budget", budget), oracle, seconds_per_label, progress)
 
     def widget(self, **kwargs):

@@ -157,6 +157,7 @@ def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=Fals
         The session's history.
     """
     oracle = oracle or Oracle(session.dataset)
+    session.wait_pool()  # a simulation ranks on the prepared map only: the same run every time
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -192,6 +193,7 @@ def run_offers(session, budget, oracle=None, retrain_every=10, progress=False):
         The session's history.
     """
     oracle = oracle or Oracle(session.dataset)
+    session.wait_pool()  # a simulation ranks on the prepared map only: the same run every time
     retrain_every = int(retrain_every)
     bar = None
     if progress:
