@@ -107,9 +107,13 @@ class Ranker:
         Each ranking is seeded from it and a running query count.
     transform : callable, optional
         The model's feature map (pool-aware models), handed to strategies as context.
+    ready, quick_transform : callable, optional
+        While ``ready()`` is False (the map is still prepared in the background), strategies get
+        ``quick_transform`` instead of ``transform``, so that no ranking waits for the map.
     """
 
-    def __init__(self, dataset, strategy, strategy_name, cold_start, strategy_params, random_state, transform=None):
+    def __init__(self, dataset, strategy, strategy_name, cold_start, strategy_params, random_state, transform=None,
+                 ready=None, quick_transform=None):
         self.dataset = dataset
         self.strategy = strategy
         self.strategy_name = strategy_name
@@ -117,6 +121,7 @@ class Ranker:
         self.strategy_params = dict(strategy_params or {})
         self.random_state = int(random_state)
         self.transform = transform
+        self.ready, self.quick_transform = ready, quick_transform
         self.n_queries = 0
 
     def next_seed(self, salt=()):
@@ -149,8 +154,11 @@ class Ranker:
         name = self.strategy_name if use_model else self.cold_start
         strategy = self.strategy if use_model else get_strategy(self.cold_start)
         seed = self.next_seed()
+        transform = self.transform
+        if self.ready is not None and self.quick_transform is not None and not self.ready():
+            transform = self.quick_transform  # the map is still being prepared: cheap coordinates, no waiting
         context = dict(X_labeled=self.dataset.X[labeled], y_labeled=y_labeled, n_classes=self.dataset.n_classes,
-                       transform=self.transform, **(self.strategy_params if use_model else {}))
+                       transform=transform, **(self.strategy_params if use_model else {}))
         n = min(n, len(pool))
         start = time.perf_counter()
         positions = strategy(fitted.model if use_model else None, self.dataset.X[pool], n, random_state=seed,

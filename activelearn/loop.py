@@ -101,12 +101,20 @@ class Session:
         session trains; the others (``trainer=False``) label from its ranking.
     adjudicators : sequence of str
         Annotators whose label decides an item (over the majority).
+    prepare : {"background", "wait"}
+        How a pool-aware model's expensive pool preparation (``prepare_pool()``: the t-SNE map and
+        neighbour graphs, or their disk cache) runs. ``"background"`` (default, for people): in a daemon
+        thread started here; until it is done the cold start ranks on cheap coordinates
+        (``quick_transform``), so the first item needs no map. ``"wait"``: on first use, every ranking
+        waits for the map (repeatable to the item: what :func:`~activelearn.simulate.simulate` uses).
     """
 
     def __init__(self, dataset, model=None, strategy="auto", store="labels.db", batch_size=10, test_size=0.25,
                  cost_per_hour=None, cost_per_label=None, annotator=None, random_state=0, cold_start=None,
                  project=None, n_threads=None, strategy_params=None, audit_share=None, labels_per_item=None,
-                 lease_seconds=None, trainer=True, adjudicators=()):
+                 lease_seconds=None, trainer=True, adjudicators=(), prepare="background"):
+        if prepare not in ("background", "wait"):
+            raise InvalidDataError(f"prepare must be 'background' or 'wait', got {prepare!r}.")
         self.dataset = dataset
         self.batch_size = _check_positive_int("batch_size", batch_size)
         if not 0.0 <= float(test_size) < 1.0:
@@ -155,13 +163,21 @@ class Session:
                                else default_model(dataset, random_state=self.random_state))
         if hasattr(self.model_template, "set_pool"):  # semi-supervised models learn from the pool (never the test set)
             self.model_template.set_pool(dataset.X[~self.test_mask])
+        self.prepare, self.prepare_error, self._preparing = prepare, None, None
+        background = prepare == "background" and hasattr(self.model_template, "prepare_pool")
+        if background:
+            self._preparing = threading.Thread(target=self._prepare_pool, daemon=True,
+                                               name="activelearn-prepare-pool")
+            self._preparing.start()
         self._fitted, self.last_error, self.callbacks = None, None, []
         self._lock, self._queue_lock, self._train_lock = threading.RLock(), threading.Lock(), threading.Lock()
         self._class_index = {name: i for i, name in enumerate(dataset.class_names)}
         self._shown_at, self._audit_pending, self._n_offered, self._id_strings = {}, set(), 0, None
         self._state = LabelState(dataset, self.labels_per_item, self.adjudicators)
         self._ranker = Ranker(dataset, self.strategy, self.strategy_name, cold_start, self.strategy_params,
-                              self.random_state, getattr(self.model_template, "transform", None))
+                              self.random_state, getattr(self.model_template, "transform", None),
+                              ready=getattr(self.model_template, "pool_ready", None) if background else None,
+                              quick_transform=getattr(self.model_template, "quick_transform", None))
         self._private = self._owns_store and self.store.url == "sqlite://"  # no other session can see this store
         self._queue = SoloQueue(self) if self._private else TeamQueue(self, self.project_store)
         self._background = BackgroundTrainer(self.retrain)
@@ -177,6 +193,23 @@ class Session:
         self._restore_model = bool(len(rounds))  # a reopened store had a model: rebuild it on first use
         if not self.trainer:  # lets the trainer rank for one more annotator
             self.project_store.join(self.holder)
+
+    def _prepare_pool(self):
+        try:
+            self.model_template.prepare_pool()
+        except Exception as exc:  # noqa: BLE001 - the first fit computes it again and raises there
+            self.prepare_error = exc
+
+    @property
+    def pool_ready(self):
+        """Whether the model's pool preparation (``prepare="background"``) has finished (True without one)."""
+        return self._preparing is None or not self._preparing.is_alive()
+
+    def wait_pool(self, timeout=None):
+        """Block until the background pool preparation has finished; returns :attr:`pool_ready`."""
+        if self._preparing is not None:
+            self._preparing.join(timeout)
+        return self.pool_ready
 
     def _sync(self, force=False):
         """Apply the store's new label, undo and skip events (this session's and everyone else's)."""
@@ -268,7 +301,8 @@ class Session:
         """
         n = self.batch_size if n is None else _check_positive_int("n", n)
         self._sync()
-        if self.trainer and self._fitted is None and self._restore_model:
+        # While the pool is prepared in the background the rebuild would wait for it: the cold start ranks meanwhile.
+        if self.trainer and self._fitted is None and self._restore_model and self.pool_ready:
             with self._train_lock:  # rebuild the model of the current version after a restart (no history row)
                 if self._fitted is None:
                     self._restore_model = False

@@ -33,7 +33,10 @@ graphs once per pool and keeps them, with the map, in memory and (with a
 ``cache_dir``) on disk by the pool's fingerprint: an exact kNN graph up to
 :data:`EXACT_GRAPH_MAX` items, pynndescent's approximate graph above;
 scikit-learn's t-SNE up to :data:`SKLEARN_TSNE_MAX` items, openTSNE above.
-Every refit then only iterates the spreading on the prepared graphs.
+Every refit then only iterates the spreading on the prepared graphs. A
+:class:`~activelearn.Session` runs the preparation in a background thread and,
+until :meth:`PoolSpreadingClassifier.pool_ready`, ranks the cold start on
+:meth:`PoolSpreadingClassifier.quick_transform` (cheap coordinates, no map).
 """
 
 import hashlib
@@ -76,6 +79,9 @@ EXACT_GRAPH_MAX = 20_000
 #: Pools up to this many items get scikit-learn's t-SNE map (the map the default was designed on); larger pools
 #: openTSNE's FFT-accelerated t-SNE (seconds per 10,000 items instead of a minute).
 SKLEARN_TSNE_MAX = 5_000
+
+#: Widest features the cheap cold-start coordinates (:meth:`_Pool.quick_coordinates`) keep as they are.
+QUICK_MAX_DIMS = 64
 
 
 def _cache_dir(cache_dir):
@@ -121,6 +127,7 @@ class _Pool:
         self._knn = {}
         self._nn = None
         self._lock = threading.RLock()
+        self._quick, self._quick_lock = {}, threading.Lock()  # the cold start's PCA, apart from the map's lock
         self.cache_dir = _cache_dir(cache_dir)
         self._fingerprint = None
         self.timings = {}  # seconds spent building each graph/map (what a benchmark reports)
@@ -219,6 +226,33 @@ class _Pool:
                     f"tsne-{method}-rs{random_state}", lambda: _tsne(self.Z, random_state, method),
                     _version("scikit-learn" if method == "sklearn" else "openTSNE"))
             return self._embedding[random_state]
+
+    def map_ready(self, random_state, max_items):
+        """Whether :meth:`embedding` returns at once: the map is computed (or read) already, or there is none.
+
+        Never waits for the pool's lock (a background preparation may hold it for seconds).
+        """
+        return len(self) > max_items or len(self) < 10 or random_state in self._embedding
+
+    def quick_coordinates(self, X, random_state=0):
+        """Cheap coordinates for the typicality cold start while the map is not ready (milliseconds).
+
+        The standardised features; wider features (over :data:`QUICK_MAX_DIMS`) are projected onto their first
+        :data:`QUICK_MAX_DIMS` principal components, fitted on at most 5,000 pool items drawn from
+        ``random_state``. Never waits for the pool's lock.
+        """
+        Z = self.standardise(X)
+        if Z.shape[1] <= QUICK_MAX_DIMS:
+            return Z
+        with self._quick_lock:
+            if random_state not in self._quick:
+                from sklearn.decomposition import PCA
+
+                rng = np.random.default_rng(random_state)
+                rows = self.Z if len(self) <= 5000 else self.Z[np.sort(rng.choice(len(self), 5000, replace=False))]
+                self._quick[random_state] = PCA(QUICK_MAX_DIMS, random_state=random_state).fit(rows)
+            pca = self._quick[random_state]
+        return np.asarray(pca.transform(Z), dtype=np.float32)
 
     def embed_new(self, emb, X):
         """t-SNE coordinates for rows outside the pool: the mean of their 5 nearest pool items' coordinates."""
@@ -385,6 +419,25 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         self._check_embedding()
         return pool.prepare(int(self.random_state), int(self.n_neighbors), int(self.max_embedding_pool),
                             embedding=self.embedding is not None)
+
+    def pool_ready(self):
+        """Whether :meth:`transform` answers at once (the t-SNE map is ready, or this pool gets none).
+
+        Never blocks: a :class:`~activelearn.Session` that prepares the pool in the background asks it before
+        each ranking, and ranks the cold start with :meth:`quick_transform` until it is True.
+        """
+        pool = getattr(self, "_pool", None)
+        if pool is None or self.embedding is None:
+            return True
+        return pool.map_ready(int(self.random_state), int(self.max_embedding_pool))
+
+    def quick_transform(self, X):
+        """Cheap coordinates for the typicality cold start while the map is prepared (see ``pool_ready``).
+
+        The standardised features (wider ones: their first 64 principal components); never waits for the map.
+        """
+        pool = self._pool if getattr(self, "_pool", None) is not None else _Pool(X, self.scaling, None)
+        return pool.quick_coordinates(X, int(self.random_state))
 
     def __sklearn_clone__(self):
         new = super().__sklearn_clone__()

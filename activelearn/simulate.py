@@ -157,6 +157,7 @@ def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=Fals
         The session's history.
     """
     oracle = oracle or Oracle(session.dataset)
+    session.wait_pool()  # a simulation ranks on the prepared map only: the same run every time
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -192,6 +193,7 @@ def run_offers(session, budget, oracle=None, retrain_every=10, progress=False):
         The session's history.
     """
     oracle = oracle or Oracle(session.dataset)
+    session.wait_pool()  # a simulation ranks on the prepared map only: the same run every time
     retrain_every = int(retrain_every)
     bar = None
     if progress:
@@ -304,7 +306,7 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
 
     session = Session(dataset, model=model, strategy=strategy, store=":memory:", batch_size=batch_size,
                       test_size=test_size, random_state=seed, cost_per_hour=cost_per_hour,
-                      cost_per_label=cost_per_label, strategy_params=strategy_params)
+                      cost_per_label=cost_per_label, strategy_params=strategy_params, prepare="wait")
     stopping = _normalise_stopping(stopping, budget)
     recorder = None
     if stopping or successor_model is not None:

@@ -630,3 +630,46 @@ def test_numbers_shown_come_from_the_predictor_the_calibration_measured(digits):
     posterior = model.predict_proba(digits.X[pool]).max(axis=1)
     assert (posterior > 0.999).mean() > 0.5  # the ranking posterior is near one-hot on most of the pool ...
     assert fitted.calibrated_proba(digits.X[pool], digits.n_classes).max(axis=1).mean() < 0.999  # ... the shown not
+
+
+def _held_pool_model(release):
+    """A pool-aware model whose pool preparation holds the pool (its lock) until ``release`` is set."""
+    from activelearn.semi import PoolSpreadingClassifier
+
+    class HeldPool(PoolSpreadingClassifier):
+        def prepare_pool(self):
+            with self._pool._lock:  # what a long t-SNE holds: anything needing the map waits here
+                release.wait(20)
+                return super().prepare_pool()
+
+    return HeldPool(n_classes=3, cache_dir=None)
+
+
+def test_background_preparation_never_blocks_the_first_items(blobs, store_path):
+    release = threading.Event()
+    try:
+        s = al.Session(blobs, model=_held_pool_model(release), store=store_path, batch_size=5)
+        ids = s.next_batch()
+        assert not s.pool_ready and not s.model_template.pool_ready()  # next_batch did not wait for the map
+        assert len(set(ids)) == 5 and all(s.is_open(i) for i in ids)
+        assert s._queue.served.strategy == "typiclust"  # the why-text still says typicality
+    finally:
+        release.set()
+    assert s.wait_pool(30) and s.model_template.pool_ready() and s.prepare_error is None
+    assert s.next_batch() == ids  # the ranking is kept until something changes
+    s.close()
+
+
+def test_prepare_wait_ranks_on_the_map_like_a_prepared_background_session(blobs, tmp_path):
+    from activelearn.semi import PoolSpreadingClassifier
+
+    def model():
+        return PoolSpreadingClassifier(n_classes=3, cache_dir=None)
+
+    wait = al.Session(blobs, model=model(), store=tmp_path / "w.db", batch_size=5, prepare="wait")
+    assert wait._preparing is None and wait.pool_ready and not wait.model_template.pool_ready()
+    background = al.Session(blobs, model=model(), store=tmp_path / "b.db", batch_size=5)
+    assert background.wait_pool(30)
+    assert wait.next_batch() == background.next_batch()
+    with pytest.raises(al.InvalidDataError, match="prepare must be 'background' or 'wait'"):
+        al.Session(blobs, model=model(), store=tmp_path / "x.db", prepare="later")

@@ -136,3 +136,56 @@ def _duplicates(dataset, test_mask):
 def test_random_baseline_stays_random_from_the_first_label(digits, tmp_path):
     s = al.Session(digits, strategy="random", store=tmp_path / "r.db")
     assert s.cold_start == "random"
+
+
+def test_pool_ready_and_quick_coordinates_never_wait_for_the_map(digits):
+    import threading
+
+    model = PoolSpreadingClassifier(n_classes=10, cache_dir=None).set_pool(digits.X[:200])
+    assert not model.pool_ready()
+    assert PoolSpreadingClassifier(n_classes=10, embedding=None, cache_dir=None).set_pool(digits.X).pool_ready()
+    held, release, out = threading.Event(), threading.Event(), {}
+
+    def hold():  # what a background t-SNE does: hold the pool's lock for seconds
+        with model._pool._lock:
+            held.set()
+            release.wait(20)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    held.wait(20)
+    try:
+        reader = threading.Thread(target=lambda: out.update(ready=model.pool_ready(),
+                                                            E=model.quick_transform(digits.X[:50])), daemon=True)
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive(), "pool_ready/quick_transform waited for the pool's lock"
+    finally:
+        release.set()
+    assert out["ready"] is False
+    np.testing.assert_allclose(out["E"], model._pool.standardise(digits.X[:50]))  # 64 features: kept as they are
+    model.prepare_pool()
+    assert model.pool_ready()
+
+
+def test_quick_coordinates_of_wide_features_are_a_seeded_projection():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 100)).astype(np.float32)
+    a = PoolSpreadingClassifier(n_classes=2, cache_dir=None, random_state=3).set_pool(X).quick_transform(X[:20])
+    b = PoolSpreadingClassifier(n_classes=2, cache_dir=None, random_state=3).set_pool(X).quick_transform(X[:20])
+    assert a.shape == (20, 64) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+
+
+def test_cheap_cold_start_is_seeded_valid_and_covers_the_classes(digits):
+    model = PoolSpreadingClassifier(n_classes=10, cache_dir=None).set_pool(digits.X)
+    picks = [S.typiclust(None, digits.X, 10, random_state=seed, transform=model.quick_transform) for seed in (0, 0, 1)]
+    np.testing.assert_array_equal(picks[0], picks[1])
+    for p in picks:
+        assert len(np.unique(p)) == 10 and p.min() >= 0 and p.max() < len(digits.X)
+    assert not model.pool_ready()  # no map was computed for it
+    # A good cold start: ten typical items cover more classes than ten random ones (6.5 of 10 expected).
+    covered = [len(np.unique(digits.y[p])) for p in picks[1:]]
+    random = [len(np.unique(digits.y[np.random.default_rng(s).choice(len(digits.X), 10, replace=False)]))
+              for s in range(50)]
+    assert np.mean(covered) >= 8 > np.mean(random)

@@ -164,3 +164,21 @@ def test_successor_model_transfer_check_on_a_tiny_case(blobs, fast_model):
     assert s.loc["margin", "gain_transfers"] in {"yes", "no", "unclear"} and s.loc["random", "gain_transfers"] == ""
     assert s.loc["margin", "successor_delta_low"] <= s.loc["margin", "successor_delta_aulc"] \
         <= s.loc["margin", "successor_delta_high"]
+
+
+def test_simulations_wait_for_the_background_map_and_repeat_the_waiting_run(blobs, tmp_path):
+    from activelearn.semi import PoolSpreadingClassifier
+
+    def session(name, **kw):
+        return al.Session(blobs, model=PoolSpreadingClassifier(n_classes=3, cache_dir=None), batch_size=5,
+                          store=tmp_path / name, **kw)
+
+    background, calls = session("b.db"), []
+    for name in ("wait_pool", "next_batch"):
+        real = getattr(background, name)
+        setattr(background, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name), _real(*a, **k))[1])
+    h = background.simulate(15)
+    assert calls[0] == "wait_pool" and background.pool_ready
+    expected = session("w.db", prepare="wait").simulate(15)
+    timing = ["train_seconds", "query_seconds"]
+    pd.testing.assert_frame_equal(h.drop(columns=timing), expected.drop(columns=timing))
