@@ -639,3 +639,21 @@ def test_dashboard_shows_the_stopping_advice_and_the_labels_saved_against_random
     if np.isfinite(s.savings()["random_accuracy"]).any():  # the random curve is drawn beside the session's
         assert "random sampling" in w.charts["labels"]
     w.close()
+
+
+def test_the_view_says_while_the_pools_map_is_prepared_in_the_background(digits, tmp_path):
+    from activelearn.widgets.labeling import MAP_PREPARING
+
+    release = threading.Event()
+    s = al.Session(digits, store=tmp_path / "m.db")
+    prepare = s.model_template.prepare_pool
+    s._preparing.join()  # the session's own preparation; a slow one is simulated below
+    s._preparing = threading.Thread(target=lambda: (release.wait(30), prepare()), daemon=True)
+    s._preparing.start()
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    assert w.item["id"] and w.status == MAP_PREPARING and not s.pool_ready  # an item at once, and why
+    release.set()
+    assert s.wait_pool(60)
+    w.sync(refresh=False)
+    assert "map is ready" in w.status
+    w.close()

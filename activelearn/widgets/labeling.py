@@ -118,6 +118,9 @@ def focus_passage(text, examples, max_examples=200):
     return [a + (len(text[a:b]) - len(text[a:b].lstrip())), b]
 
 
+MAP_PREPARING = ("Preparing the pool's map in the background (about as long as a first retrain); meanwhile typical "
+                 "items are picked from the features themselves.")
+
 _NO_OFFER = object()  # next_offer failed (the error is shown); None means nothing is left
 
 
@@ -271,6 +274,7 @@ class LabelingWidget(anywidget.AnyWidget):
         self._notice = False  # whether status holds a passing notice (cleared by the next label)
         self._chart_key = None
         self._store_away = False
+        self._waiting_pool = False
         self.on_msg(self._on_msg)
         self._follower = _Follower(self)
         session.callbacks.append(self._follower)
@@ -304,6 +308,9 @@ class LabelingWidget(anywidget.AnyWidget):
                 self._advance(offer)
                 if self.status == "Preparing the pool…":
                     self.status = ""
+                if not self.session.pool_ready:  # the first items come from a cheap map meanwhile
+                    self._waiting_pool = True
+                    self._say(MAP_PREPARING, notice=False)
         except Exception:  # noqa: BLE001 - a person sees a sentence, never a traceback
             if raise_errors:
                 raise
@@ -713,6 +720,10 @@ class LabelingWidget(anywidget.AnyWidget):
         session reports a change; tests (or ``poll_seconds=0``) call it directly.
         If the item on screen was labeled elsewhere, the view moves on and says so.
         """
+        if self._waiting_pool and self.session.pool_ready:
+            self._waiting_pool = False
+            if self.status == MAP_PREPARING:
+                self._say("The pool's map is ready: typical items now come from it.", notice=False)
         if refresh:
             try:
                 self.session.refresh()
