@@ -322,7 +322,7 @@ class Session:
         return batch
 
     def rank_ahead(self):
-        """Rank the next batch now if less than half a batch is left, so the next offers need no ranking.
+        """Rank the next batch now once less than a whole batch is queued, so the next offers need no ranking.
 
         For a background thread (the widget calls it after each label); a
         ranking made here is handed out after the current one. Set
@@ -336,7 +336,7 @@ class Session:
         """
         if self.trainer and self._fitted is None and self._restore_model:
             return False  # the first next_batch() rebuilds the model first
-        return self._queue.rank_ahead(self.batch_size, self._queue_lock, low=max(1, self.batch_size // 2))
+        return self._queue.rank_ahead(self.batch_size, self._queue_lock, low=self.batch_size)
 
     def next_audit_item(self):
         """An item drawn uniformly at random from the pool, for the accuracy audit; None if empty.

@@ -27,7 +27,7 @@ def test_rank_ahead_queues_the_next_batch_so_offers_need_no_ranking(session_fact
         assert isinstance(s._queue, SoloQueue if store else TeamQueue)
         first = s.next_batch()
         assert len(first) == 10 and s.rank_ahead() is False  # a whole batch is still queued: nothing to do
-        label(s, first[:6])  # 4 left, under half a batch
+        label(s, first[:6])  # 4 left, under a whole batch
         calls = count_takes(s)
         assert s.rank_ahead() is True and len(calls) == 1
         assert s.rank_ahead() is False and len(calls) == 1  # one ranking ahead at a time
