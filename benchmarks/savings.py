@@ -33,10 +33,14 @@ Develop on seeds 0-4 (``--first-seed 0 --seeds 5``); report on unseen seeds
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing as mp
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's activelearn, not an installed one (spawned workers inherit it)
 
 
 def one_seed(name, seed, labels, test_size=0.3):
