@@ -88,7 +88,8 @@ def main(argv=None):
 
     from activelearn._threads import set_thread_limits
 
-    jobs = [(name, seed) for name in args.datasets.split(",") for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    seed_range = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(name, seed) for name in args.datasets.split(",") for seed in seed_range]
     rows, timings = [], []
     with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn"), initializer=set_thread_limits,
                              initargs=(1,)) as ex:
