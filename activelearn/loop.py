@@ -745,15 +745,15 @@ class Session:
                     curve_key = ("curve", audit.tobytes(), y_audit.tobytes(), int(n_folds))
                     if curve_key not in self._savings_cache:
                         sizes = random_curve_sizes(len(audit), n_folds=n_folds)
-                        correct = (random_curve_correctness(self.model_template, self.dataset.X[audit], y_audit,
-                                                            self.dataset.n_classes, sizes, n_folds, self.random_state)
-                                   if len(sizes) >= 2 else None)
-                        self._savings_cache[curve_key] = (sizes, correct)
-                    sizes, correct = self._savings_cache[curve_key]
+                        correct, folds = (random_curve_correctness(
+                            self.model_template, self.dataset.X[audit], y_audit, self.dataset.n_classes, sizes,
+                            n_folds, self.random_state, return_folds=True) if len(sizes) >= 2 else (None, None))
+                        self._savings_cache[curve_key] = (sizes, correct, folds)
+                    sizes, correct, folds = self._savings_cache[curve_key]
                     strategy_correct = e["test_correct"] if use_test else e["audit_correct"]
                     self._savings_cache[key] = savings_row(e["n_labels"], strategy_correct, correct, sizes,
                                                            paired=not use_test, confidence=confidence,
-                                                           random_state=self.random_state)
+                                                           random_state=self.random_state, folds=folds)
                 rows.append(self._savings_cache[key])
         return pd.DataFrame(rows, columns=SAVINGS_COLUMNS)
 

@@ -10,10 +10,23 @@ random from the pool, blind, never trained on) serve twice:
    (each audit item is predicted by models that never saw it).
 
 Labels saved = how many random labels the random curve needs to reach the
-strategy's accuracy, minus the labels the strategy used. Intervals come from
-a bootstrap over the audit items (and the test items), paired where the same
-items score both curves. Where the random curve would have to be stretched
-beyond what was measured, the answer is NaN, never an invented number.
+strategy's accuracy, minus the labels the strategy used. Where the random
+curve would have to be stretched beyond what was measured, the answer is NaN,
+never an invented number.
+
+Intervals. The strategy's accuracy: a Wilson interval on the items that
+score it. The random curve: a two-level bootstrap, over the cross-fitting
+folds (each fold's items are predicted by that fold's models, trained on one
+random subset: resampling folds carries the subset-to-subset spread of the
+curve) and over the items within them, paired with the strategy where the same
+items score both. ``random_low``/``random_high`` answer "where would a *real*
+random-sampling run with this many labels land?": the spread of a single run
+(which items it happened to draw) is added, estimated from the fold-to-fold
+spread of the models' accuracies less the binomial noise of the folds' items
+(:func:`single_run_spread`). ``labels_saved`` compares against the *expected*
+random curve (its interval has no single-run term). None of the intervals
+contains the noise of whatever test set a user checks them against: a truth
+measured on ``n`` test items has its own binomial spread on top.
 """
 
 import numpy as np
@@ -23,7 +36,8 @@ from ._training import fit_model
 from .metrics import wilson_interval
 from .stopping import fit_error_curve, fit_error_curves
 
-__all__ = ["random_curve_correctness", "random_curve_sizes", "savings_row", "SAVINGS_COLUMNS"]
+__all__ = ["random_curve_correctness", "random_curve_sizes", "savings_row", "single_run_spread",
+           "SAVINGS_COLUMNS"]
 
 #: Columns of :meth:`Session.savings`, one row per retrain.
 SAVINGS_COLUMNS = ["n_labels", "strategy_accuracy", "strategy_low", "strategy_high", "random_accuracy", "random_low",
@@ -42,7 +56,7 @@ def random_curve_sizes(n_audit, n_folds=5, n_sizes=4, min_size=5):
     return sizes[sizes >= min_size]
 
 
-def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0):
+def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0, return_folds=False):
     """Cross-fitted correctness of random-sampling models on the audit items.
 
     For each of ``n_folds`` folds, models of the template are trained on random
@@ -53,13 +67,17 @@ def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, 
     -------
     ndarray of shape (n_items, len(sizes)), float
         1.0 / 0.0 where the item was predicted right / wrong by the model of that size, NaN where not evaluated.
+    ndarray of shape (n_items,), int
+        Only with ``return_folds``: the fold of each item (whose models predicted it).
     """
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
     out = np.full((n, len(sizes)), np.nan)
     rng = np.random.default_rng([int(random_state), 0x5A7E])
     folds = np.array_split(rng.permutation(n), n_folds)
+    fold_of = np.empty(n, dtype=np.int64)
     for k, held in enumerate(folds):
+        fold_of[held] = k
         train = np.concatenate([f for j, f in enumerate(folds) if j != k])
         order = rng.permutation(train)
         for s, size in enumerate(sizes):
@@ -69,7 +87,51 @@ def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, 
             model, _ = fit_model(model_template, X[pick], y[pick], n_classes, 0)
             pred = predict_proba_full(model, X[held], n_classes).argmax(axis=1)
             out[held, s] = (pred == y[held]).astype(float)
-    return out
+    return (out, fold_of) if return_folds else out
+
+
+def single_run_spread(random_correct, folds):
+    """Variance of a single random run's accuracy, as a share of ``p (1 - p)``.
+
+    Each fold's models were trained on one random subset, so the spread of
+    the folds' accuracies at a size is the spread of single runs plus the
+    binomial noise of the fold's items. That noise (``p_k (1 - p_k) / (n_k - 1)``
+    per fold, unbiased) is taken off, and what is left is pooled over the sizes
+    as a share of ``p (1 - p)`` (the spread shrinks with the error): the variance
+    of a run whose expected accuracy is ``p`` is ``share * p * (1 - p)``.
+    Folds' training sets overlap, so this errs low rather than high.
+
+    Parameters
+    ----------
+    random_correct : array of shape (n_items, n_sizes)
+        From :func:`random_curve_correctness`.
+    folds : array of shape (n_items,)
+        Each item's fold.
+
+    Returns
+    -------
+    float
+        The share (>= 0); 0.0 with fewer than 2 folds of at least 2 items.
+    """
+    rc = np.asarray(random_correct, dtype=float)
+    folds = np.asarray(folds)
+    between, scale = 0.0, 0.0
+    for s in range(rc.shape[1]):
+        accs, noise, ns = [], [], []
+        for k in np.unique(folds):
+            c = rc[folds == k, s]
+            c = c[~np.isnan(c)]
+            if len(c) >= 2:
+                p = c.mean()
+                accs.append(p)
+                noise.append(p * (1 - p) / (len(c) - 1))
+                ns.append(len(c))
+        if len(accs) < 2:
+            continue
+        p_all = np.average(accs, weights=ns)
+        between += np.var(accs, ddof=1) - np.mean(noise)
+        scale += p_all * (1 - p_all)
+    return float(max(0.0, between / scale)) if scale > 0 else 0.0
 
 
 def _crossing(curve, accuracy):
@@ -85,7 +147,7 @@ def _crossing(curve, accuracy):
 
 
 def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, confidence=0.9, n_boot=400,
-                stretch=1.5, random_state=0):
+                stretch=1.5, random_state=0, folds=None):
     """One row of :data:`SAVINGS_COLUMNS`.
 
     Parameters
@@ -104,6 +166,12 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
     stretch : float
         How far beyond the largest measured size the random curve may be read
         (``stretch * sizes.max()``); further out, NaN.
+    folds : array of shape (n_audit,), optional
+        Each audit item's cross-fitting fold (``return_folds`` of
+        :func:`random_curve_correctness`). With it the bootstrap resamples
+        folds too, and ``random_low``/``random_high`` include the spread of a
+        single random run (:func:`single_run_spread`); without it they cover
+        only the audit items' sampling of the expected curve.
     """
     strategy_correct = np.asarray(strategy_correct, dtype=float)
     row = dict.fromkeys(SAVINGS_COLUMNS, float("nan"))
@@ -140,13 +208,26 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
     idx = rng.integers(0, len(rc), (int(n_boot), len(rc)))
     known = ~np.isnan(rc)
     counts = np.zeros((int(n_boot), len(rc)))
-    np.add.at(counts, (np.repeat(np.arange(int(n_boot)), len(rc)), idx.ravel()), 1.0)
+    use_folds = folds is not None and len(np.unique(folds)) >= 2
+    if use_folds:  # two levels: folds (each one random training subset), then items within each drawn fold
+        folds = np.asarray(folds)
+        labels, fold_idx = np.unique(folds, return_inverse=True)
+        weight = np.zeros((int(n_boot), len(labels)))
+        np.add.at(weight, (np.repeat(np.arange(int(n_boot)), len(labels)),
+                           rng.integers(0, len(labels), (int(n_boot), len(labels))).ravel()), 1.0)
+        members = [np.flatnonzero(fold_idx == k) for k in range(len(labels))]
+        idx = np.concatenate([m[rng.integers(0, len(m), (int(n_boot), len(m)))] for m in members], axis=1)
+        item_weight = np.concatenate([np.repeat(weight[:, [k]], len(m), axis=1) for k, m in enumerate(members)],
+                                     axis=1)
+        np.add.at(counts, (np.repeat(np.arange(int(n_boot)), len(rc)), idx.ravel()), item_weight.ravel())
+    else:
+        np.add.at(counts, (np.repeat(np.arange(int(n_boot)), len(rc)), idx.ravel()), 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = (counts @ np.where(known, rc, 0.0)) / (counts @ known)
     err = np.maximum(1.0 - acc, 0.5 / len(rc))
     ca, cb = fit_error_curves(np.broadcast_to(sizes, err.shape), err)
     if paired and len(strategy_correct) == len(rc):
-        s_acc = counts @ strategy_correct / len(rc)
+        s_acc = counts @ strategy_correct / counts.sum(axis=1)
     elif len(strategy_correct):
         s_idx = rng.integers(0, len(strategy_correct), (int(n_boot), len(strategy_correct)))
         s_acc = strategy_correct[s_idx].mean(axis=1)
@@ -159,6 +240,10 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
     m_s = np.where(np.isnan(ca) | np.isnan(s_acc), np.nan, m_s)
     alpha = (1 - confidence) / 2
     r_s, m_s = np.array(r_s, dtype=float), np.array(m_s, dtype=float)
+    if use_folds and np.isfinite(row["random_accuracy"]):  # where a single real run lands, not the mean of runs
+        p = row["random_accuracy"]
+        share = single_run_spread(rc, folds)
+        r_s = np.clip(r_s + rng.standard_normal(len(r_s)) * np.sqrt(share * p * (1 - p)), 0.0, 1.0)
     if np.isfinite(r_s).any() and np.isfinite(row["random_accuracy"]):
         row["random_low"], row["random_high"] = (float(v) for v in np.nanquantile(r_s, [alpha, 1 - alpha]))
     if len(strategy_correct) and (~np.isnan(m_s)).any():

@@ -4,7 +4,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import activelearn as al
-from activelearn.savings import SAVINGS_COLUMNS, random_curve_sizes, savings_row
+from activelearn.savings import SAVINGS_COLUMNS, random_curve_sizes, savings_row, single_run_spread
 from activelearn.simulate import run_offers
 from activelearn.stopping import (AccuracyFlattening, AllOf, AnyOf, LabelBudget, PoolUncertainty,
                                   StabilizingPredictions, StoppingState, advise, cohen_kappa, draw_stop_set)
@@ -144,6 +144,47 @@ def test_savings_intervals_contain_the_known_answer():
         assert row["strategy_low"] <= row["strategy_accuracy"] <= row["strategy_high"]
     assert covered_saved >= 15 and covered_random >= 15  # 90% intervals, 20 draws
     assert np.nanmedian(widths) < 800  # informative, not just wide
+
+
+def lucky_folds(n_items, sizes, curve, share, rng, n_folds=5):
+    """Correctness of cross-fitted random models whose single-run accuracy spreads with variance share * p (1 - p)."""
+    folds = np.arange(n_items) % n_folds
+    out = np.empty((n_items, len(sizes)))
+    for s, m in enumerate(sizes):
+        p = curve(m)
+        luck = rng.normal(0, np.sqrt(share * p * (1 - p)), n_folds)  # each fold's model: one random training subset
+        out[:, s] = rng.random(n_items) < np.clip(p + luck[folds], 0, 1)
+    return out, folds
+
+
+def test_single_run_spread_is_measured_from_the_folds():
+    curve = lambda m: 1 - 2.0 * m ** -0.7  # noqa: E731
+    sizes = random_curve_sizes(250)  # folds of 50 items: their binomial noise alone is a share of 1 / 50
+    rng = np.random.default_rng(0)
+    calm = [single_run_spread(*lucky_folds(250, sizes, curve, 0.0, rng)) for _ in range(30)]
+    lucky = [single_run_spread(*lucky_folds(250, sizes, curve, 0.05, rng)) for _ in range(30)]
+    assert np.mean(calm) < 0.008  # the binomial noise of the folds' items is taken off
+    assert 0.03 < np.mean(lucky) < 0.07
+    assert single_run_spread(np.ones((10, 2)), np.zeros(10)) == 0.0  # one fold: nothing to say
+
+
+def test_random_interval_covers_a_single_real_run():
+    curve = lambda m: 1 - 3.0 * m ** -0.5  # noqa: E731  (0.85 at 400 labels: the runs' luck is not clipped at 1)
+    n_items, n_labels, share = 600, 400, 0.03
+    sizes = random_curve_sizes(n_items)  # 120 .. 480
+    with_runs, without = 0, 0
+    for seed in range(30):
+        rng = np.random.default_rng(100 + seed)
+        random_correct, folds = lucky_folds(n_items, sizes, curve, share, rng)
+        p = curve(n_labels)
+        one_run = p + rng.normal(0, np.sqrt(share * p * (1 - p)))  # what a real random run scored
+        strategy_correct = (rng.random(n_items) < curve(800)).astype(float)
+        row = savings_row(n_labels, strategy_correct, random_correct, sizes, random_state=seed, folds=folds)
+        old = savings_row(n_labels, strategy_correct, random_correct, sizes, random_state=seed)
+        with_runs += row["random_low"] <= one_run <= row["random_high"]
+        without += old["random_low"] <= one_run <= old["random_high"]
+        assert row["random_accuracy"] == old["random_accuracy"]  # only the interval changes
+    assert with_runs >= 24 and with_runs >= without + 8  # 90% intervals, 30 runs; the item bootstrap alone: ~25%
 
 
 def test_savings_are_nan_when_the_random_curve_is_too_short():
