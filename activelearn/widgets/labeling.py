@@ -10,6 +10,7 @@ ipywidgets #3468 and ipykernel #1450 require.
 """
 
 import base64
+import sys
 import threading
 import time
 import weakref
@@ -120,6 +121,8 @@ def focus_passage(text, examples, max_examples=200):
 
 MAP_PREPARING = ("Preparing the pool's map in the background (about as long as a first retrain); meanwhile typical "
                  "items are picked from the features themselves.")
+
+GIL_SWITCH_INTERVAL = 0.001  # seconds; see LabelingWidget.__init__
 
 _NO_OFFER = object()  # next_offer failed (the error is shown); None means nothing is left
 
@@ -263,6 +266,11 @@ class LabelingWidget(anywidget.AnyWidget):
         self._suspects, self._suspect_rows, self._n_reviewed, self._n_suspects = [], {}, 0, 0
         self._lock = threading.RLock()
         self._dash_lock = threading.Lock()  # one dashboard redraw at a time
+        # A key's handler runs while a retrain and the dashboard's redraw hold the GIL in other threads; at every
+        # store write or read it waits up to one switch interval to get it back. 1 ms instead of CPython's 5 ms
+        # keeps those waits short (a kernel-wide setting, only ever lowered).
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._pending = None  # a label the store could not take yet: (item, label, shown id)
         self._retrier = None
         self.retry_seconds = float(retry_seconds)
@@ -824,7 +832,6 @@ class LabelingWidget(anywidget.AnyWidget):
     def _show(self, item_id, info):
         """Set every value the view needs for ``item_id`` and start its label's timer."""
         s = self.session
-        self._set_progress()
         info = {"guesses": [], "score": None, "score_name": None, "source": "strategy", "rank": None,
                 "queue": None, **info}
         if not info["guesses"] and s.model is not None:  # the model's guess, without an uncalibrated number
@@ -833,7 +840,6 @@ class LabelingWidget(anywidget.AnyWidget):
         info["calibrated"] = bool(info["guesses"]) and all(p is not None for _, p in info["guesses"])
         info["why"] = why_text(info["strategy"], info["source"], info["score"], info["score_name"],
                                info["guesses"], info["model_version"], info["rank"], info["queue"])
-        self.info = info
         item = _item_payload(s.dataset, item_id)
         if item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and info["guesses"] \
                 and s.dataset.texts is not None:
@@ -844,7 +850,9 @@ class LabelingWidget(anywidget.AnyWidget):
                 span = focus_passage(item["text"], [s.dataset.texts[p] for p in same])
                 if span is not None:
                     item.update(focus=span, focus_reason=f"most like the texts labeled {guess!r}")
-        self.item = item
+        self.item = item  # first: what the person waits for; the rest follows within the same handler
+        self.info = info
+        self._set_progress()
         s.record_shown(item_id)
 
     # -- background training (the session's worker) --------------------
