@@ -132,6 +132,20 @@ class Oracle:
         return np.array([np.lexsort((dist[c], -confusion[c]))[0] for c in range(k)], dtype=np.int64)
 
 
+def _start(session, oracle):
+    """The oracle to answer with, once the session's map is prepared (a simulation ranks on it only)."""
+    session.wait_pool()  # the same run every time, whatever the timing of the background preparation
+    return oracle or Oracle(session.dataset)
+
+
+def _progress_bar(progress, budget, desc, initial=0):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=budget, initial=initial, desc=desc, unit="label")
+
+
 def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=False):
     """Drive ``session`` with ``oracle`` until it holds ``budget`` labels (or the pool runs out).
 
@@ -156,13 +170,8 @@ def run_loop(session, budget, oracle=None, seconds_per_label=None, progress=Fals
     pandas.DataFrame
         The session's history.
     """
-    oracle = oracle or Oracle(session.dataset)
-    session.wait_pool()  # a simulation ranks on the prepared map only: the same run every time
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=budget, initial=min(session.n_labels, budget), desc=f"{session.strategy_name}",
-                   unit="label")
+    oracle = _start(session, oracle)
+    bar = _progress_bar(progress, budget, session.strategy_name, initial=min(session.n_labels, budget))
     try:
         while session.n_labels < budget:
             ids = session.next_batch(min(session.batch_size, budget - session.n_labels))
@@ -192,13 +201,9 @@ def run_offers(session, budget, oracle=None, retrain_every=10, progress=False):
     pandas.DataFrame
         The session's history.
     """
-    oracle = oracle or Oracle(session.dataset)
-    session.wait_pool()  # a simulation ranks on the prepared map only: the same run every time
+    oracle = _start(session, oracle)
     retrain_every = int(retrain_every)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=budget, desc=f"{session.strategy_name} (offers)", unit="label")
+    bar = _progress_bar(progress, budget, f"{session.strategy_name} (offers)")
     try:
         given = 0
         while given < budget:

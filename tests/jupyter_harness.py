@@ -87,12 +87,18 @@ def jupyter_lab(root, app="lab", notebook=None):
                 time.sleep(0.5)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, log)
+
+
+def stop_process_group(proc, log=None):
+    """Stop a server started in its own session (and everything it started): SIGTERM, then SIGKILL after 20 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if log is not None:
         log.close()
 
 

@@ -10,7 +10,6 @@ shows (sklearn's digits target for the item id on screen), and the store file mu
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import skip_or_fail
-from jupyter_harness import _free_port, browser_unavailable_reason, chromium_page
+from jupyter_harness import _free_port, browser_unavailable_reason, chromium_page, stop_process_group
 from test_browser import screenshot_folder, store_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -73,13 +72,7 @@ def marimo_run(root, app):
                 time.sleep(0.3)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        stop_process_group(proc, log)
 
 
 def shown_item(page):
