@@ -15,20 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # pg_harness, jupyter_
 _TRUE = {"1", "true", "yes", "on"}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _background_work_ends_before_exit():
-    """Let the sessions' background work (pool maps, retrains) end before the interpreter does.
-
-    Daemon threads still computing at exit make Python's exit handlers print errors; a user's kernel lives on.
-    """
-    yield
-    import threading
-
-    for t in threading.enumerate():
-        if t.daemon and t.name in ("activelearn-prepare-pool", "activelearn-retrain"):
-            t.join(60)
-
-
 def services_required():
     """Whether PostgreSQL and the real browser must be there: in CI (``CI=true``) or with
     ``ACTIVELEARN_REQUIRE_SERVICES=1``. There a missing one fails the run instead of skipping tests."""
