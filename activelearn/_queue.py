@@ -185,21 +185,18 @@ class _WorkQueue:
     def __init__(self, session):
         self.session = session
         self.query = None
-        self.served = None  # the Query behind the last next() call's items (kept when invalidated)
+        self.served = None  # the Query behind the last next() call's items (kept when replaced)
         self._ahead = None  # a ranking made ahead (rank_ahead), handed out after the current one
-        self._generation = 0  # bumped by invalidate(): a ranking begun before it is not kept
+        self._generation = 0  # bumped by replace(): a ranking begun before it is not kept
         self._first = []  # undone items, offered before any ranking (kept across a retrain)
 
-    def invalidate(self):
-        """Forget the ranking (a retrain made it stale); undone items stay first.
-
-        May run in the retrain's thread while :meth:`next` ranks in another:
-        that ranking still serves its call but is not kept for the next ones.
-        """
-        self.replace(None)
-
     def replace(self, query):
-        """Make ``query`` (a ranking with a new model, or None) the current one; any ranking ahead is dropped."""
+        """Make ``query`` (a retrain's ranking with its new model, or None: rank anew) the current one.
+
+        Any ranking ahead is dropped; undone items stay first. Runs in the
+        retrain's thread, maybe while :meth:`next` ranks in another: that
+        ranking still serves its call but is not kept for the next ones.
+        """
         self._generation += 1
         self.query, self._ahead = query, None
 

@@ -65,7 +65,7 @@ def test_a_retrain_landing_during_a_ranking_does_not_break_the_offer(session_fac
 
     def take_while_a_retrain_lands(*args, **kwargs):
         query = take(*args, **kwargs)
-        s._queue.invalidate()  # what the retrain thread does when it finishes meanwhile
+        s._queue.replace(None)  # what a retrain finishing meanwhile does (without a ranking of its own)
         return query
 
     s._queue._take = take_while_a_retrain_lands
