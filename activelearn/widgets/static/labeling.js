@@ -15,6 +15,9 @@ function h(tag, attrs = {}, ...children) {
 
 const q = (name) => `\u2018${name}\u2019`;
 const pct = (v, d = 1) => `${(100 * v).toFixed(d)}%`;
+const plural = (n, unit) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+const duration = (minutes) => (minutes < 1 ? plural(Math.max(1, Math.round(60 * minutes)), "second")
+  : plural(Math.round(minutes), "minute"));
 
 function render({ model, el }) {
   const root = h("div", { class: "al-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" });
@@ -292,7 +295,7 @@ function render({ model, el }) {
       ...(d.advice ? [h("div", { class: d.advice.stop ? "al-advice al-advice-stop" : "al-advice" },
         h("b", {}, "Advice: "), d.advice.reason,
         d.advice.minutes_to_target !== null && d.advice.minutes_to_target > 0
-          ? ` About ${fmt(d.advice.minutes_to_target, 0)} more minutes to the target at your pace.` : "")] : []),
+          ? ` About ${duration(d.advice.minutes_to_target)} more to the target at your pace.` : "")] : []),
       ...(d.saved ? [h("div", { class: "al-saved" }, d.saved.text)] : []),
       chartBox,
     );
