@@ -18,7 +18,7 @@ from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exc_all
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time each name loads on first use (__getattr__)
-    from .datasets import Dataset, from_arrays, load_dataset, load_digits, load_iris, load_wine
+    from .datasets import Dataset, as_dataset, from_arrays, load_dataset, load_digits, load_iris, load_wine
     from .loop import Offer, Oracle, Session
     from .simulate import simulate, summarize
     from .sources import from_dataframe, from_image_folder, from_text
@@ -30,7 +30,8 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _LAZY = {
-    **dict.fromkeys(["Dataset", "from_arrays", "load_dataset", "load_digits", "load_iris", "load_wine"], ".datasets"),
+    **dict.fromkeys(["Dataset", "as_dataset", "from_arrays", "load_dataset", "load_digits", "load_iris",
+                     "load_wine"], ".datasets"),
     **dict.fromkeys(["Offer", "Oracle", "Session"], ".loop"),
     **dict.fromkeys(["simulate", "summarize"], ".simulate"),
     **dict.fromkeys(["from_dataframe", "from_image_folder", "from_text"], ".sources"),
@@ -39,7 +40,8 @@ _LAZY = {
     **dict.fromkeys(["STRATEGIES", "get_strategy"], ".strategies"),
 }
 
-__all__ = ["__version__", "Dataset", "from_arrays", "load_dataset", "load_digits", "load_iris", "load_wine",
+__all__ = ["__version__", "Dataset", "as_dataset", "from_arrays", "load_dataset", "load_digits", "load_iris",
+           "load_wine",
            "from_image_folder", "from_text", "from_dataframe", "Offer", "Oracle", "Session", "simulate", "summarize",
            "LabelStore", "StoppingAdvice", "STRATEGIES", "get_strategy", *_exc_all]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .exceptions import InvalidDataError, UnknownItemError, UnknownLabelError
 
-__all__ = ["Dataset", "from_arrays", "load_digits", "load_wine", "load_iris", "load_dataset", "MISSING",
+__all__ = ["Dataset", "as_dataset", "from_arrays", "load_digits", "load_wine", "load_iris", "load_dataset", "MISSING",
            "draw_test_positions"]
 
 MISSING = -1
@@ -306,6 +306,45 @@ class Dataset:
 def from_arrays(X, y=None, classes=None, ids=None, render=None, **kwargs):
     """Build a :class:`Dataset` from arrays; see :class:`Dataset` for the parameters."""
     return Dataset(X, y=y, classes=classes, ids=ids, render=render, **kwargs)
+
+
+def as_dataset(data):
+    """The :class:`Dataset` that ``data`` describes, or a clear error.
+
+    Accepts a :class:`Dataset` (returned as is), a scikit-learn ``Bunch`` such as
+    ``sklearn.datasets.load_digits()`` (``data``, ``target``, and ``target_names``,
+    ``images``, ``feature_names`` when present), an ``(X, y)`` pair, or the name or
+    path that :func:`load_dataset` opens.
+
+    Raises
+    ------
+    InvalidDataError
+        For anything else, naming what was given and how to build a Dataset.
+    """
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (str, Path)):
+        return load_dataset(data)
+    if hasattr(data, "keys") and "data" in data and "target" in data:  # a scikit-learn Bunch
+        X, y = np.asarray(data["data"]), np.asarray(data["target"])
+        names = data.get("target_names")
+        classes = None
+        if names is not None and np.issubdtype(y.dtype, np.integer) and len(y) and y.min() >= 0 \
+                and y.max() < len(names):
+            classes = [str(c) for c in names]
+        images = data.get("images")
+        name = str(data.get("name", "dataset"))
+        if images is not None and np.ndim(images) == 3 and len(images) == len(X):
+            return Dataset(X, y=y, classes=classes, kind="image", name=name, image_shape=np.shape(images)[1:])
+        features = data.get("feature_names")
+        return Dataset(X, y=y, classes=classes, kind="table", name=name,
+                       feature_names=None if features is None else [str(f) for f in features])
+    if isinstance(data, tuple) and len(data) == 2:
+        return from_arrays(*data)
+    raise InvalidDataError(
+        f"expected a dataset, got {type(data).__name__}. Pass an activelearn Dataset (al.from_arrays(X, y, "
+        f"classes=...), al.load_digits(), al.from_image_folder(...), al.from_text(...)), a scikit-learn Bunch "
+        f"such as sklearn.datasets.load_digits(), or an (X, y) pair.")
 
 
 def load_digits():

@@ -27,7 +27,7 @@ from ._queue import Offer, Query, Ranker, SoloQueue, TeamQueue, make_offer
 from ._threads import set_thread_limits
 from ._training import (HISTORY_COLUMNS, MIN_CALIBRATION_ITEMS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy,
                         default_model, evaluate, fit_model, fit_temperature, proba_for_people, round_record)
-from .datasets import MISSING, draw_test_positions
+from .datasets import MISSING, as_dataset, draw_test_positions
 from .exceptions import ActiveLearnError, InvalidDataError, TestItemError, UnknownLabelError
 from .simulate import Oracle, run_loop
 from .store import LabelStore, annotator_name
@@ -48,6 +48,8 @@ class Session:
     Parameters
     ----------
     dataset : Dataset
+        Or a scikit-learn ``Bunch`` (``sklearn.datasets.load_digits()``), an ``(X, y)`` pair, a bundled
+        dataset's name: see :func:`~activelearn.datasets.as_dataset`.
     model : torch.nn.Module, skorch net or scikit-learn classifier, optional
         A plain torch module that outputs one logit per class (wrapped in
         :class:`~activelearn.models.ModuleClassifier`), a skorch
@@ -115,7 +117,7 @@ class Session:
                  lease_seconds=None, trainer=True, adjudicators=(), prepare="background"):
         if prepare not in ("background", "wait"):
             raise InvalidDataError(f"prepare must be 'background' or 'wait', got {prepare!r}.")
-        self.dataset = dataset
+        self.dataset = dataset = as_dataset(dataset)
         self.batch_size = _check_positive_int("batch_size", batch_size)
         if not 0.0 <= float(test_size) < 1.0:
             raise InvalidDataError(f"test_size must be in [0, 1), got {test_size!r}.")

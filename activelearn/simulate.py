@@ -350,7 +350,7 @@ def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batc
     Parameters
     ----------
     dataset : Dataset
-        Needs true labels.
+        Needs true labels (anything :func:`~activelearn.datasets.as_dataset` takes).
     strategies : sequence of str
     seeds : int or sequence of int
         ``5`` means seeds 0..4.
@@ -384,6 +384,9 @@ def simulate(dataset, strategies=("random", "margin"), seeds=5, budget=300, batc
     pandas.DataFrame
         Tidy: :data:`RESULT_COLUMNS` (and the columns above), one row per strategy, seed and retrain.
     """
+    from .datasets import as_dataset
+
+    dataset = as_dataset(dataset)
     seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
     strategies = [strategies] if isinstance(strategies, str) else list(strategies)
     if successor_model is not None and "random" not in strategies:

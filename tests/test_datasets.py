@@ -99,3 +99,35 @@ def test_save_and_load_roundtrip(tmp_path, blobs):
 def test_load_dataset_unknown_name():
     with pytest.raises(al.InvalidDataError, match="digits, wine, iris"):
         al.load_dataset("mnist-from-the-internet")
+
+
+def test_as_dataset_takes_a_scikit_learn_bunch_a_pair_and_names(tmp_path):
+    from sklearn import datasets as skd
+
+    from activelearn.datasets import as_dataset
+
+    digits = as_dataset(skd.load_digits())
+    assert digits.kind == "image" and digits.image_shape == (8, 8) and len(digits) == 1797
+    assert digits.class_names == [str(c) for c in range(10)]
+    assert digits.class_names[digits.y[0]] == "0" and digits.class_names[digits.y[10]] == "0"
+    wine = as_dataset(skd.load_wine())
+    assert wine.kind == "table" and wine.class_names == ["class_0", "class_1", "class_2"]
+    assert list(wine.render(wine.ids[0]))[0] == "alcohol"
+    pair = as_dataset((np.eye(4), np.array(["a", "b", "a", "b"])))
+    assert pair.class_names == ["a", "b"] and list(pair.y) == [0, 1, 0, 1]
+    assert as_dataset("iris").name == "iris"
+    same = as_dataset(pair)
+    assert same is pair
+
+
+def test_session_and_simulate_take_a_bunch_and_reject_other_things_clearly():
+    from sklearn import datasets as skd
+
+    from activelearn import Session
+    from activelearn.exceptions import InvalidDataError
+
+    session = Session(skd.load_iris(), store=":memory:", prepare="wait")
+    assert session.dataset.class_names == ["setosa", "versicolor", "virginica"]
+    assert len(session.next_batch()) == session.batch_size
+    with pytest.raises(InvalidDataError, match="expected a dataset, got list.*from_arrays"):
+        Session([[0.0, 1.0], [1.0, 0.0]], store=":memory:")
