@@ -36,6 +36,15 @@ def pytest_report_header(config):
     return "activelearn: PostgreSQL and Chromium are optional here (tests needing them skip with a reason)"
 
 
+@pytest.fixture(autouse=True)
+def _stop_widget_threads():
+    """After each test, the widgets it made stop polling their stores (they would poll for the rest of the run)."""
+    yield
+    labeling = sys.modules.get("activelearn.widgets.labeling")
+    for w in list(labeling._LIVE) if labeling is not None else ():
+        w._stop_threads()
+
+
 @pytest.fixture(scope="session")
 def digits():
     return al.load_digits()

@@ -657,3 +657,17 @@ def test_the_view_says_while_the_pools_map_is_prepared_in_the_background(digits,
     w.sync(refresh=False)
     assert "map is ready" in w.status
     w.close()
+
+
+def test_interpreter_exit_stops_the_widgets_threads_before_weakref_finalizers_run(session_factory):
+    """At exit the follower and rank-ahead threads stop and are joined: a store read in one of them while Python
+    runs weakref.finalize's exit handler changes its registry mid-iteration (an error printed at exit)."""
+    import weakref
+
+    from activelearn.widgets import labeling
+
+    w = LabelingWidget(session_factory(), retrain_every=0, poll_seconds=0.01)
+    assert all(t.is_alive() for t in w._threads) and w in labeling._LIVE
+    assert weakref.finalize._registered_with_atexit and labeling._EXIT_HOOK
+    labeling._stop_threads_at_exit(timeout=5.0)
+    assert not any(t.is_alive() for t in w._threads)

@@ -9,6 +9,7 @@ threads; from them only widget values are changed (never ``display``), as
 ipywidgets #3468 and ipykernel #1450 require.
 """
 
+import atexit
 import base64
 import sys
 import threading
@@ -163,6 +164,42 @@ def _poll(ref, wake, stop, seconds):
         del w
 
 
+_LIVE = weakref.WeakSet()  # widgets whose threads an interpreter exit stops
+_EXIT_HOOK = []
+
+
+def _stop_threads_at_exit(timeout=2.0):
+    """At interpreter exit: stop every live widget's threads and wait for them (and retrains) briefly.
+
+    The follower and rank-ahead threads read the store; one still reading while Python runs its exit
+    handlers adds to ``weakref.finalize``'s registry (SQLAlchemy's connections use it) while that is
+    iterated, and Python prints "RuntimeError: dictionary changed size during iteration" at exit.
+    """
+    widgets = list(_LIVE)
+    for w in widgets:
+        w._stop_threads()
+    deadline = time.monotonic() + timeout
+    for w in widgets:
+        for t in w._threads:
+            if t.is_alive():
+                t.join(max(0.0, deadline - time.monotonic()))
+        w.session.wait_for_training(max(0.0, deadline - time.monotonic()))
+
+
+def _register_exit_hook():
+    """Register :func:`_stop_threads_at_exit` once, so that it runs before ``weakref.finalize``'s handler.
+
+    atexit runs handlers last-registered first: ``weakref.finalize`` registers its own on the first
+    finalizer of the process, so one is made first when none exists yet.
+    """
+    if _EXIT_HOOK:
+        return
+    if not getattr(weakref.finalize, "_registered_with_atexit", True):
+        weakref.finalize(_register_exit_hook, lambda: None)  # a function lives as long as the module
+    atexit.register(_stop_threads_at_exit)
+    _EXIT_HOOK.append(True)
+
+
 def _rank_ahead(ref, wake, stop):
     """The rank-ahead thread: after each label, lets the session rank the next batch if this one runs short."""
     while not stop.is_set():
@@ -296,8 +333,12 @@ class LabelingWidget(anywidget.AnyWidget):
         # while the person labels the last items of this one (Session.rank_ahead).
         session.rank_on_retrain = True
         self._ahead = threading.Event()
-        threading.Thread(target=_rank_ahead, args=(weakref.ref(self), self._ahead, self._stop), daemon=True,
-                         name="activelearn-widget-rank-ahead").start()
+        ranker = threading.Thread(target=_rank_ahead, args=(weakref.ref(self), self._ahead, self._stop),
+                                  daemon=True, name="activelearn-widget-rank-ahead")
+        ranker.start()
+        self._threads = [ranker, self._poller]
+        _register_exit_hook()
+        _LIVE.add(self)
         if background:
             self.preparing = True
             self.status = "Preparing the pool…"
@@ -334,15 +375,18 @@ class LabelingWidget(anywidget.AnyWidget):
 
     def close(self):
         """Stop following the session, then close the widget."""
-        self._stop.set()
-        self._wake.set()
-        self._ahead.set()
+        self._stop_threads()
         self.session.rank_on_retrain = False
         try:
             self.session.callbacks.remove(self._follower)
         except ValueError:
             pass
         super().close()
+
+    def _stop_threads(self):
+        self._stop.set()
+        self._wake.set()
+        self._ahead.set()
 
     # -- the protocol (ipyannotations style) -----------------------------
     def _on_msg(self, _widget, content, _buffers):
