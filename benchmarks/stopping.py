@@ -236,6 +236,9 @@ def print_per_seed(per, rule):
 
 def report_rules(curves, show_rule=DEFAULT_RULE):
     """Print the offline rule comparison and ``show_rule``'s per-seed table; returns (rule table, per-seed table)."""
+    if show_rule not in candidate_rules():
+        raise SystemExit(f"--per-seed {show_rule!r} is not a compared rule; pick one of: "
+                         + "; ".join(candidate_rules()))
     per = per_seed_table(curves, candidate_rules())
     table = rule_table(curves, per_seed=per)
     print_rule_table(table)
