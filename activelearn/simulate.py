@@ -254,6 +254,8 @@ class _RoundRecorder:
             row["value_stabilizing_predictions"] = StabilizingPredictions().check(state)[0]
             row["value_pool_uncertainty"] = float(state.uncertainty[-1])
             row["value_accuracy_flattening"] = AccuracyFlattening().check(state)[0]
+            row["value_kappa"] = float(state.kappas()[-1])  # this round's kappa alone: other windows offline
+            row["n_eval"] = float(state.n_eval[-1])
         if self.successor_model is not None:
             from ._training import evaluate, fit_model
 
@@ -298,7 +300,8 @@ def run_one(dataset, strategy, seed, budget, batch_size=10, initial_size=10, mod
 
     ``stopping`` (a dict name -> Criterion, or True) adds a boolean column
     ``stop_<name>`` per criterion (whether it says stop after that retrain)
-    and ``value_<criterion>`` for the three measured criteria;
+    and ``value_<criterion>`` for the three measured criteria (``value_kappa``:
+    this round's kappa alone; ``n_eval``: items the accuracy was measured on);
     ``successor_model`` adds ``successor_accuracy``: a clone of it trained on
     the same labeled set, scored on the same test set.
 

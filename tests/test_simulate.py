@@ -129,6 +129,10 @@ def test_simulate_records_where_each_stopping_criterion_would_stop(blobs, fast_m
             "value_accuracy_flattening"} <= set(r.columns)
     assert (r["stop_default"] == (r["n_labels"] >= 30)).all() and not r["stop_never"].any()
     assert r.loc[r["n_labels"] >= 20, "value_stabilizing_predictions"].notna().all()  # 3 comparisons by then
+    for _, g in r.groupby("seed"):  # each round's own kappa is kept: the window's mean is its rolling mean
+        np.testing.assert_allclose(g["value_kappa"].rolling(3).mean().to_numpy()[3:],
+                                   g["value_stabilizing_predictions"].to_numpy()[3:])
+    assert (r["n_eval"] > 0).all()
     table = summarize_stopping(r).set_index("criterion")
     assert table.loc["default", "seeds_stopped"] == 2 and table.loc["default", "labels_at_stop_median"] == 30
     assert table.loc["never", "seeds_stopped"] == 0 and table.loc["never", "labels_at_stop_median"] == 60
