@@ -685,7 +685,7 @@ class Session:
         ----------
         criteria : Criterion, optional
             Default :func:`activelearn.stopping.default_criteria`: predictions on
-            the stop set have stabilized and the accuracy has flattened.
+            the stop set have stabilized and the pool's uncertainty is low.
         target : float, optional
             Accuracy to reach: gives ``labels_to_target`` and ``minutes_to_target``
             (from the median seconds of the last 20 labels).
