@@ -31,8 +31,7 @@ measured on ``n`` test items has its own binomial spread on top.
 
 import numpy as np
 
-from ._proba import predict_proba_full
-from ._training import fit_model
+from ._training import fit_model, proba_for_people
 from .metrics import wilson_interval
 from .stopping import fit_error_curve, fit_error_curves
 
@@ -56,7 +55,8 @@ def random_curve_sizes(n_audit, n_folds=5, n_sizes=4, min_size=5):
     return sizes[sizes >= min_size]
 
 
-def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0, return_folds=False):
+def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0, return_folds=False,
+                             inductive=True):
     """Cross-fitted correctness of random-sampling models on the audit items.
 
     For each of ``n_folds`` folds, models of the template are trained on random
@@ -85,7 +85,7 @@ def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, 
                 continue
             pick = order[:size]
             model, _ = fit_model(model_template, X[pick], y[pick], n_classes, 0)
-            pred = predict_proba_full(model, X[held], n_classes).argmax(axis=1)
+            pred = proba_for_people(model, X[held], n_classes, inductive).argmax(axis=1)
             out[held, s] = (pred == y[held]).astype(float)
     return (out, fold_of) if return_folds else out
 
@@ -226,11 +226,14 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
         acc = (counts @ np.where(known, rc, 0.0)) / (counts @ known)
     err = np.maximum(1.0 - acc, 0.5 / len(rc))
     ca, cb = fit_error_curves(np.broadcast_to(sizes, err.shape), err)
+    # one pseudo-item scored half right, drawn like a resampled item (Poisson(1) copies): a perfect score on n
+    # items is not a zero error rate, and without it every replicate of a perfect score would be perfect too
+    half = rng.poisson(1.0, int(n_boot)).astype(float)
     if paired and len(strategy_correct) == len(rc):
-        s_acc = counts @ strategy_correct / counts.sum(axis=1)
+        s_acc = (counts @ strategy_correct + 0.5 * half) / (counts.sum(axis=1) + half)
     elif len(strategy_correct):
         s_idx = rng.integers(0, len(strategy_correct), (int(n_boot), len(strategy_correct)))
-        s_acc = strategy_correct[s_idx].mean(axis=1)
+        s_acc = (strategy_correct[s_idx].sum(axis=1) + 0.5 * half) / (len(strategy_correct) + half)
     else:
         s_acc = np.full(int(n_boot), np.nan)
     r_s = np.where(n_labels <= limit, np.clip(1.0 - ca * float(n_labels) ** -cb, 0, 1), np.nan)
@@ -250,9 +253,38 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
         ordered = np.sort(m_s[~np.isnan(m_s)])  # inf: never reached by the random curve
         lo = ordered[int(np.floor(alpha * (len(ordered) - 1)))]
         hi = ordered[int(np.ceil((1 - alpha) * (len(ordered) - 1)))]
-        row["labels_saved_low"] = float(lo - n_labels) if floor <= lo <= limit else float("nan")
-        row["labels_saved_high"] = float(hi - n_labels) if floor <= hi <= limit else float("nan")
+        row["labels_saved_low"], row["labels_saved_high"] = _saved_bounds(lo, hi, n_labels, floor, limit)
     return row
+
+
+def _saved_bounds(lo, hi, n_labels, floor, limit):
+    """``labels_saved_low/high`` from the interval ``[lo, hi]`` of random labels needed, read only where measured.
+
+    An end inside ``[floor, limit]`` (the stretch of the random curve that may be read) is read off it. Beyond
+    the curve the data still bound the answer on one side: an ``lo`` above ``limit`` means the strategy's
+    accuracy is above the whole readable random curve, so at least ``limit - n_labels`` labels were saved
+    (``high``: inf, no upper bound from the data; NaN unless ``limit > n_labels``); an ``hi`` below ``floor`` means random sampling needs at
+    most ``floor`` labels (``low``: ``-n_labels``, since random sampling needs at least none). Never a number
+    read from the curve outside its readable stretch.
+    """
+    n = float(n_labels)
+    if lo < floor and hi > limit:  # nothing the data can say
+        return float("nan"), float("nan")
+    if lo > limit:  # a positive saving only: a curve shorter than the strategy's labels bounds nothing useful
+        low = limit - n if limit > n else float("nan")
+    elif lo < floor:
+        low = -n
+    else:
+        low = lo - n
+    if hi > limit:
+        high = float("inf")
+    elif hi < floor:
+        high = floor - n
+    else:
+        high = hi - n
+    if np.isnan(low) and np.isinf(high):
+        return float("nan"), float("nan")
+    return float(low), float(high)
 
 
 def _z(confidence):

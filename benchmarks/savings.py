@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's activelearn, not an installed one (spawned workers inherit it)
 
 
-def one_seed(name, seed, labels, test_size=0.3):
+def one_seed(name, seed, labels, test_size=0.3, random_factor=3.0):
     import activelearn as al
     from activelearn.metrics import accuracy_at
     from activelearn.simulate import run_offers, run_one
@@ -57,17 +57,50 @@ def one_seed(name, seed, labels, test_size=0.3):
     live = session.savings(source="audit")
     savings_seconds = time.perf_counter() - start
     h = session.history
-    random_run = run_one(dataset, "random", seed, budget=int(h["n_labels"].max()), batch_size=5, initial_size=5,
-                         test_size=test_size)
     n_test = int(session.test_mask.sum())
+    # the real random run goes on to random_factor x the strategy's labels (at most the pool): labels saved's truth
+    budget = int(min(random_factor * h["n_labels"].max(), len(dataset) - n_test))
+    random_run = run_one(dataset, "random", seed, budget=budget, batch_size=5, initial_size=5, test_size=test_size)
     rows = []
     for (i, est), (_, hist) in zip(live.iterrows(), h.iterrows()):
         n = int(est["n_labels"])
+        saved, censored = true_labels_saved(random_run["n_labels"], random_run["accuracy"], float(hist["accuracy"]),
+                                            n)
         rows.append({"dataset": name, "seed": seed, "n_labels": n, "given": int(hist["n_labels"] + hist["audit_n"]),
                      "audit_n": int(hist["audit_n"]), "n_test": n_test, "true_strategy": float(hist["accuracy"]),
                      "true_random": accuracy_at(random_run["n_labels"], random_run["accuracy"], n),
+                     "true_saved": saved, "true_saved_censored": censored,
                      **{k: float(v) for k, v in est.items() if k != "n_labels"}})
     return rows, loop_seconds, savings_seconds
+
+
+def true_labels_saved(random_n, random_accuracy, strategy_accuracy, n_labels):
+    """Labels saved by the real random run: the labels at which it first reaches the strategy's test accuracy, minus
+    ``n_labels``; ``(value, censored)``, censored (the truth is above the value) when the run never reaches it."""
+    import numpy as np
+
+    random_n, random_accuracy = np.asarray(random_n), np.asarray(random_accuracy, dtype=float)
+    reached = np.flatnonzero(random_accuracy >= strategy_accuracy - 1e-12)
+    if len(reached):
+        return float(random_n[reached[0]] - n_labels), False
+    return float(random_n[-1] - n_labels), True
+
+
+def wilson_ceiling(n_audit, n_test, p, z):
+    """Raw coverage an exact, unbiased Wilson interval on ``n_audit`` items can reach against a truth measured on
+    ``n_test`` items, both binomial with success rate ``p``: the test set's noise, not the estimator's fault."""
+    import numpy as np
+    from scipy.stats import binom
+
+    from activelearn.metrics import wilson_interval
+
+    t = np.arange(n_test + 1) / n_test
+    pt = binom.pmf(np.arange(n_test + 1), n_test, p)
+    total = 0.0
+    for k, pk in enumerate(binom.pmf(np.arange(n_audit + 1), n_audit, p)):
+        lo, hi = wilson_interval(k, n_audit, z=z)
+        total += pk * pt[(t >= lo - 1e-12) & (t <= hi + 1e-12)].sum()
+    return float(total)
 
 
 def main(argv=None):
@@ -77,6 +110,9 @@ def main(argv=None):
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--labels", type=int, default=200, help="labels given in all (audit included) per seed")
     parser.add_argument("--after", type=int, default=50, help="rounds scored once this many labels were given")
+    parser.add_argument("--random-factor", type=float, default=3.0,
+                        help="the real random run goes on to this many times the strategy's labels (truth of labels "
+                             "saved; at most the pool)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/out/savings.json")
     args = parser.parse_args(argv)
@@ -93,7 +129,7 @@ def main(argv=None):
     rows, timings = [], []
     with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn"), initializer=set_thread_limits,
                              initargs=(1,)) as ex:
-        futures = {ex.submit(one_seed, name, seed, args.labels): (name, seed) for name, seed in jobs}
+        futures = {ex.submit(one_seed, name, seed, args.labels, random_factor=args.random_factor): (name, seed) for name, seed in jobs}
         for fut in tqdm(futures, desc="savings", unit="seed"):
             r, loop_s, sav_s = fut.result()
             rows.extend(r)
@@ -123,8 +159,28 @@ def main(argv=None):
             row[f"{what}_rounds_known"] = int(known.sum())
             row[f"{what}_width"] = float((g[hi] - g[lo])[known].mean()) if known.any() else float("nan")
             row[f"{what}_mean_abs_error"] = float((g[est] - truth)[known].abs().mean()) if known.any() else float("nan")
-        row["labels_saved_known"] = int(g["labels_saved"].notna().sum())
+        z = float(norm.ppf(0.95))
+        p_true = g["true_strategy"].clip(0.5 / g["n_test"], 1 - 0.5 / g["n_test"])
+        row["strategy_raw_ceiling"] = float(np.mean([wilson_ceiling(int(a), int(t), float(p), z) for a, t, p in
+                                                     zip(g["audit_n"], g["n_test"], p_true)]))
+        row["strategy_bias"] = float((g["strategy_accuracy"] - g["true_strategy"]).mean())
+        value = g["labels_saved"].notna()
+        bound = ~value & (g["labels_saved_low"].notna() | g["labels_saved_high"].notna())
+        lo, hi, truth = g["labels_saved_low"].fillna(-np.inf), g["labels_saved_high"].fillna(np.inf), g["true_saved"]
+        # censored truth (the real run never reached the strategy's accuracy): covered only if certainly covered
+        inside = np.where(g["true_saved_censored"], (lo <= truth) & np.isinf(hi),
+                          (lo <= truth + 1e-9) & (truth <= hi + 1e-9))
+        row["labels_saved_known"] = int(value.sum())
+        row["labels_saved_bound_only"] = int(bound.sum())
+        row["labels_saved_none"] = int((~value & ~bound).sum())
+        # rounds where the interval or bound rules out "no saving" (all of it above 0 or below 0)
+        row["labels_saved_excludes_zero"] = int(((value | bound) & ((lo > 0) | (hi < 0))).sum())
+        row["labels_saved_coverage"] = float(inside[value].mean()) if value.any() else float("nan")
+        row["labels_saved_bound_coverage"] = float(inside[bound].mean()) if bound.any() else float("nan")
+        row["labels_saved_any_coverage"] = float(inside[value | bound].mean()) if (value | bound).any() else float("nan")
+        row["labels_saved_truth_censored"] = int(g["true_saved_censored"].sum())
         row["labels_saved_median"] = float(g["labels_saved"].median())
+        row["labels_saved_low_median"] = float(g.loc[value | bound, "labels_saved_low"].median())
         table.append(row)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -134,15 +190,28 @@ def main(argv=None):
     print(f"Seeds {seeds}; rounds after {args.after} labels given; 90% intervals; truth from the held-out test set "
           "and a real random-sampling run on the same seed. Covered: with the test set's own binomial noise "
           "(the fair check) / raw.\n")
-    print("| dataset | seeds | rounds | strategy: covered / raw (known) | width | abs err | "
-          "random: covered / raw (known) | width | abs err | labels saved known | median | savings() s/round |")
+    print("| dataset | seeds | rounds | strategy: covered / raw (known) | raw ceiling | width | bias | abs err | "
+          "random: covered / raw (known) | width | abs err | savings() s/round |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in table:
         print(f"| {r['dataset']} | {seeds} | {r['rounds']} | {r['strategy_coverage']:.0%} / "
-              f"{r['strategy_coverage_raw']:.0%} ({r['strategy_rounds_known']}) | {r['strategy_width']:.3f} | "
-              f"{r['strategy_mean_abs_error']:.3f} | {r['random_coverage']:.0%} / {r['random_coverage_raw']:.0%} "
-              f"({r['random_rounds_known']}) | {r['random_width']:.3f} | {r['random_mean_abs_error']:.3f} | "
-              f"{r['labels_saved_known']} | {r['labels_saved_median']:.0f} | {r['savings_seconds_per_round']:.2f} |")
+              f"{r['strategy_coverage_raw']:.0%} ({r['strategy_rounds_known']}) | {r['strategy_raw_ceiling']:.0%} | "
+              f"{r['strategy_width']:.3f} | {r['strategy_bias']:+.3f} | {r['strategy_mean_abs_error']:.3f} | "
+              f"{r['random_coverage']:.0%} / {r['random_coverage_raw']:.0%} ({r['random_rounds_known']}) | "
+              f"{r['random_width']:.3f} | {r['random_mean_abs_error']:.3f} | {r['savings_seconds_per_round']:.2f} |")
+    print("\nLabels saved (truth: labels at which the real random run first reaches the strategy's test accuracy, "
+          "minus the strategy's labels; censored where it never does). Value: labels_saved finite; bound: only "
+          "labels_saved_low or _high finite; covered: low <= truth <= high (inf where no bound).\n")
+    print("| dataset | rounds | value (covered) | bound only (covered) | value or bound (covered) | neither | "
+          "excludes 0 | truth censored | median value | median low |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    pct = lambda v: "-" if v != v else f"{v:.0%}"  # noqa: E731
+    for r in table:
+        print(f"| {r['dataset']} | {r['rounds']} | {r['labels_saved_known']} ({pct(r['labels_saved_coverage'])}) | "
+              f"{r['labels_saved_bound_only']} ({pct(r['labels_saved_bound_coverage'])}) | "
+              f"{r['labels_saved_known'] + r['labels_saved_bound_only']} ({pct(r['labels_saved_any_coverage'])}) | "
+              f"{r['labels_saved_none']} | {r['labels_saved_excludes_zero']} | {r['labels_saved_truth_censored']} | {r['labels_saved_median']:.0f} | "
+              f"{r['labels_saved_low_median']:.0f} |")
     print(f"\nWrote {out}")
 
 
