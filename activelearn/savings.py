@@ -9,13 +9,39 @@ random from the pool, blind, never trained on) serve twice:
    on random subsets of the audit items only, evaluated by cross-fitting
    (each audit item is predicted by models that never saw it).
 
+Which accuracy. Every accuracy here is the model's accuracy on *new* data:
+the audit items are pool items, but they are predicted by the model's
+read-out for items it has not seen (``predict_proba_inductive`` of a
+pool-aware model, e.g. the SVC of
+:class:`~activelearn.semi.PoolSpreadingClassifier`; any other model's
+``predict_proba``), never by the pool posterior the strategies rank with. That
+is what the held-out set and ``Session.history["accuracy"]`` measure, and the
+random curve's models are read the same way. (For the default model the two
+read-outs agreed on every audit item of the development runs, its SVC being
+trained on the pool's pseudo-labels; for other pool-aware models they need
+not.)
+
 Labels saved = how many random labels the random curve needs to reach the
-strategy's accuracy, minus the labels the strategy used. Where the random
-curve would have to be stretched beyond what was measured, the answer is NaN,
-never an invented number.
+strategy's accuracy, minus the labels the strategy used. The random curve is
+read only from ``sizes.min() / stretch`` to ``stretch * sizes.max()``
+(``floor`` to ``limit``); a crossing outside that stretch is never given as a
+number (``labels_saved`` NaN). The interval's ends still say what the data
+support there: when the strategy's accuracy is above the whole readable curve
+(the interval's lower end beyond ``limit``), ``labels_saved_low = limit -
+n_labels`` ("at least that many saved", given only when positive) and
+``labels_saved_high = inf`` (no upper bound from the data); when it is below
+the curve's start, ``labels_saved_high = floor - n_labels`` and
+``labels_saved_low = -n_labels`` (random sampling needs at least none). NaN
+where the data support neither.
 
 Intervals. The strategy's accuracy: a Wilson interval on the items that
-score it. The random curve: a two-level bootstrap, over the cross-fitting
+score it (an interval for the model's accuracy on the data, not for what a
+small test set would show: against a truth measured on ``n_test`` items its
+coverage is capped by that set's own noise; see benchmarks/README.md). In the
+labels-saved bootstrap the strategy's items carry one pseudo-item scored half
+right (Poisson(1) copies per replicate), so a perfect audit score, which every
+resample repeats, is not taken for a zero error rate and a certain saving.
+The random curve: a two-level bootstrap, over the cross-fitting
 folds (each fold's items are predicted by that fold's models, trained on one
 random subset: resampling folds carries the subset-to-subset spread of the
 curve) and over the items within them, paired with the strategy where the same
@@ -61,7 +87,11 @@ def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, 
 
     For each of ``n_folds`` folds, models of the template are trained on random
     subsets (of each size in ``sizes``, nested) of the other folds' items and
-    predict the fold's items.
+    predict the fold's items: with their read-out for new data
+    (``inductive=True``, the default: ``predict_proba_inductive`` where the
+    model has one, as the strategy's model is scored), or with
+    ``predict_proba`` (``inductive=False``: a pool-aware model's pool
+    posterior for pool items).
 
     Returns
     -------
@@ -165,7 +195,9 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
         Interval level (0.9: the 5th and 95th percentiles).
     stretch : float
         How far beyond the largest measured size the random curve may be read
-        (``stretch * sizes.max()``); further out, NaN.
+        (``stretch * sizes.max()``, and down to ``sizes.min() / stretch``);
+        further out, NaN (``labels_saved_low``/``_high``: the one-sided bound
+        the data support, see the module docstring).
     folds : array of shape (n_audit,), optional
         Each audit item's cross-fitting fold (``return_folds`` of
         :func:`random_curve_correctness`). With it the bootstrap resamples
@@ -260,11 +292,12 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
 def _saved_bounds(lo, hi, n_labels, floor, limit):
     """``labels_saved_low/high`` from the interval ``[lo, hi]`` of random labels needed, read only where measured.
 
-    An end inside ``[floor, limit]`` (the stretch of the random curve that may be read) is read off it. Beyond
-    the curve the data still bound the answer on one side: an ``lo`` above ``limit`` means the strategy's
-    accuracy is above the whole readable random curve, so at least ``limit - n_labels`` labels were saved
-    (``high``: inf, no upper bound from the data; NaN unless ``limit > n_labels``); an ``hi`` below ``floor`` means random sampling needs at
-    most ``floor`` labels (``low``: ``-n_labels``, since random sampling needs at least none). Never a number
+    An end inside ``[floor, limit]`` (the stretch of the random curve that may be read) is read off it.
+    Beyond the curve the data still bound the answer on one side: an ``lo`` above ``limit`` means the
+    strategy's accuracy is above the whole readable random curve, so at least ``limit - n_labels`` labels
+    were saved (``high``: inf, no upper bound from the data; NaN unless ``limit > n_labels``); an ``hi``
+    below ``floor`` means random sampling needs at most ``floor`` labels (``low``: ``-n_labels``, since
+    random sampling needs at least none). Never a number
     read from the curve outside its readable stretch.
     """
     n = float(n_labels)
