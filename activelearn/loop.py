@@ -730,7 +730,7 @@ class Session:
             NaN where there are too few audit labels or the curve would have
             to be read beyond 1.5x its largest measured size. ``labels_saved``
             is NaN where the strategy's accuracy crosses the random curve
-            outside that stretch; ``labels_saved_low`` / ``_high`` then still
+            outside half its smallest to twice its largest measured size; ``labels_saved_low`` / ``_high`` then still
             give the bound the data support (``labels_saved_high`` inf: at
             least ``labels_saved_low`` saved, no upper bound; see
             :mod:`activelearn.savings`), NaN when they support none. Rows are
