@@ -649,11 +649,9 @@ class Session:
         free = ~trained
         uncertainty = float((1.0 - proba[free].max(axis=1)).mean()) if free.any() else float("nan")
         audit = np.asarray(snap.audit_positions, dtype=np.int64)
-        audit_correct = (predict_proba_full(model, self.dataset.X[audit], n_classes).argmax(axis=1) == snap.y_audit
-                         if len(audit) else np.zeros(0, dtype=bool))
         # the model's read-out for new data (a pool-aware model's inductive predictor): what the held-out set measures
-        audit_inductive = (proba_for_people(model, self.dataset.X[audit], n_classes, True).argmax(axis=1)
-                           == snap.y_audit if len(audit) else np.zeros(0, dtype=bool))
+        audit_correct = (proba_for_people(model, self.dataset.X[audit], n_classes, True).argmax(axis=1)
+                         == snap.y_audit if len(audit) else np.zeros(0, dtype=bool))
         test = np.flatnonzero(self.test_mask)
         test_correct = np.zeros(0, dtype=bool)
         if len(test) and self.dataset.has_labels:
@@ -663,7 +661,6 @@ class Session:
             "n_labels": int(len(snap.train_positions)), "stop_predictions": proba.argmax(axis=1).astype(np.int32),
             "stop_trained": trained, "uncertainty": uncertainty, "audit_positions": audit,
             "y_audit": np.asarray(snap.y_audit, dtype=np.int64), "audit_correct": np.asarray(audit_correct, bool),
-            "audit_correct_inductive": np.asarray(audit_inductive, bool),
             "test_correct": np.asarray(test_correct, bool)}
 
     def _stopping_state(self):
@@ -730,9 +727,10 @@ class Session:
             NaN where there are too few audit labels or the curve would have
             to be read beyond 1.5x its largest measured size. ``labels_saved``
             is NaN where the strategy's accuracy crosses the random curve
-            outside half its smallest to twice its largest measured size; ``labels_saved_low`` / ``_high`` then still
-            give the bound the data support (``labels_saved_high`` inf: at
-            least ``labels_saved_low`` saved, no upper bound; see
+            outside half its smallest to twice its largest measured size;
+            ``labels_saved_low`` / ``_high`` then still give the bound the
+            data support (``labels_saved_high`` inf: at least
+            ``labels_saved_low`` saved, no upper bound; see
             :mod:`activelearn.savings`), NaN when they support none. Rows are
             computed once per model version and cached (the
             random curve once per audit set), so calling this after every
@@ -762,7 +760,7 @@ class Session:
                             n_folds, self.random_state, return_folds=True) if len(sizes) >= 2 else (None, None))
                         self._savings_cache[curve_key] = (sizes, correct, folds)
                     sizes, correct, folds = self._savings_cache[curve_key]
-                    strategy_correct = e["test_correct"] if use_test else e["audit_correct_inductive"]
+                    strategy_correct = e["test_correct"] if use_test else e["audit_correct"]
                     self._savings_cache[key] = savings_row(e["n_labels"], strategy_correct, correct, sizes,
                                                            paired=not use_test, confidence=confidence,
                                                            random_state=self.random_state, folds=folds)
