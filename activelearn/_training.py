@@ -183,10 +183,16 @@ def evaluate(model, dataset, test_positions):
 
 
 def audit_accuracy(model, dataset, positions, y):
-    """Accuracy on audit labels with a 95% Wilson interval: ``(n, accuracy, low, high)``."""
+    """Accuracy on audit labels with a 95% Wilson interval: ``(n, accuracy, low, high)``.
+
+    The audit items are pool items, but the accuracy is the model's on new data, what the held-out set
+    measures: a pool-aware model predicts them with its inductive read-out (``predict_proba_inductive``),
+    not with the pool posterior it ranks with.
+    """
     if model is None or len(positions) == 0:
         return len(positions), None, None, None
-    correct = int((predict_proba_full(model, dataset.X[positions], dataset.n_classes).argmax(1) == y).sum())
+    predicted = proba_for_people(model, dataset.X[positions], dataset.n_classes, True).argmax(1)
+    correct = int((predicted == y).sum())
     low, high = wilson_interval(correct, len(positions))
     return len(positions), correct / len(positions), low, high
 

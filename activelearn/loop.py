@@ -651,8 +651,9 @@ class Session:
         free = ~trained
         uncertainty = float((1.0 - proba[free].max(axis=1)).mean()) if free.any() else float("nan")
         audit = np.asarray(snap.audit_positions, dtype=np.int64)
-        audit_correct = (predict_proba_full(model, self.dataset.X[audit], n_classes).argmax(axis=1) == snap.y_audit
-                         if len(audit) else np.zeros(0, dtype=bool))
+        # the model's read-out for new data (a pool-aware model's inductive predictor): what the held-out set measures
+        audit_correct = (proba_for_people(model, self.dataset.X[audit], n_classes, True).argmax(axis=1)
+                         == snap.y_audit if len(audit) else np.zeros(0, dtype=bool))
         test = np.flatnonzero(self.test_mask)
         test_correct = np.zeros(0, dtype=bool)
         if len(test) and self.dataset.has_labels:
@@ -720,11 +721,20 @@ class Session:
         Returns
         -------
         pandas.DataFrame
-            :data:`~activelearn.savings.SAVINGS_COLUMNS`. The random curve is the
-            model class trained on random audit items only; ``random_*`` and
-            ``labels_saved*`` are NaN where there are too few audit labels or
-            the curve would have to be read beyond 1.5x its largest measured
-            size. Rows are computed once per model version and cached (the
+            :data:`~activelearn.savings.SAVINGS_COLUMNS`. Every accuracy is the
+            model's accuracy on new data (its inductive read-out, what the
+            held-out set and ``history["accuracy"]`` measure; a pool-aware
+            model's pool posterior is not used). The random curve is the
+            model class trained on random audit items only; ``random_*`` are
+            NaN where there are too few audit labels or the curve would have
+            to be read beyond 1.5x its largest measured size. ``labels_saved``
+            is NaN where the strategy's accuracy crosses the random curve
+            outside half its smallest to twice its largest measured size;
+            ``labels_saved_low`` / ``_high`` then still give the bound the
+            data support (``labels_saved_high`` inf: at least
+            ``labels_saved_low`` saved, no upper bound; see
+            :mod:`activelearn.savings`), NaN when they support none. Rows are
+            computed once per model version and cached (the
             random curve once per audit set), so calling this after every
             retrain, from a background thread, costs one row's work.
         """

@@ -9,13 +9,39 @@ random from the pool, blind, never trained on) serve twice:
    on random subsets of the audit items only, evaluated by cross-fitting
    (each audit item is predicted by models that never saw it).
 
+Which accuracy. Every accuracy here is the model's accuracy on *new* data:
+the audit items are pool items, but they are predicted by the model's
+read-out for items it has not seen (``predict_proba_inductive`` of a
+pool-aware model, e.g. the SVC of
+:class:`~activelearn.semi.PoolSpreadingClassifier`; any other model's
+``predict_proba``), never by the pool posterior the strategies rank with. That
+is what the held-out set and ``Session.history["accuracy"]`` measure, and the
+random curve's models are read the same way. (For the default model the two
+read-outs agreed on every audit item of the development runs, its SVC being
+trained on the pool's pseudo-labels; for other pool-aware models they need
+not.)
+
 Labels saved = how many random labels the random curve needs to reach the
-strategy's accuracy, minus the labels the strategy used. Where the random
-curve would have to be stretched beyond what was measured, the answer is NaN,
-never an invented number.
+strategy's accuracy, minus the labels the strategy used. The crossing is
+read only from ``sizes.min() / 2`` to ``2 * sizes.max()`` (``floor`` to
+``limit``; the random accuracy itself up to ``1.5 * sizes.max()``); a crossing outside that stretch is never given as a
+number (``labels_saved`` NaN). The interval's ends still say what the data
+support there: when the strategy's accuracy is above the whole readable curve
+(the interval's lower end beyond ``limit``), ``labels_saved_low = limit -
+n_labels`` ("at least that many saved", given only when positive) and
+``labels_saved_high = inf`` (no upper bound from the data); when it is below
+the curve's start, ``labels_saved_high = floor - n_labels`` and
+``labels_saved_low = -n_labels`` (random sampling needs at least none). NaN
+where the data support neither.
 
 Intervals. The strategy's accuracy: a Wilson interval on the items that
-score it. The random curve: a two-level bootstrap, over the cross-fitting
+score it (an interval for the model's accuracy on the data, not for what a
+small test set would show: against a truth measured on ``n_test`` items its
+coverage is capped by that set's own noise; see benchmarks/README.md). In the
+labels-saved bootstrap the strategy's items carry one pseudo-item scored half
+right (Poisson(1) copies per replicate), so a perfect audit score, which every
+resample repeats, is not taken for a zero error rate and a certain saving.
+The random curve: a two-level bootstrap, over the cross-fitting
 folds (each fold's items are predicted by that fold's models, trained on one
 random subset: resampling folds carries the subset-to-subset spread of the
 curve) and over the items within them, paired with the strategy where the same
@@ -31,8 +57,7 @@ measured on ``n`` test items has its own binomial spread on top.
 
 import numpy as np
 
-from ._proba import predict_proba_full
-from ._training import fit_model
+from ._training import fit_model, proba_for_people
 from .metrics import wilson_interval
 from .stopping import fit_error_curve, fit_error_curves
 
@@ -56,12 +81,17 @@ def random_curve_sizes(n_audit, n_folds=5, n_sizes=4, min_size=5):
     return sizes[sizes >= min_size]
 
 
-def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0, return_folds=False):
+def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, random_state=0, return_folds=False,
+                             inductive=True):
     """Cross-fitted correctness of random-sampling models on the audit items.
 
     For each of ``n_folds`` folds, models of the template are trained on random
     subsets (of each size in ``sizes``, nested) of the other folds' items and
-    predict the fold's items.
+    predict the fold's items: with their read-out for new data
+    (``inductive=True``, the default: ``predict_proba_inductive`` where the
+    model has one, as the strategy's model is scored), or with
+    ``predict_proba`` (``inductive=False``: a pool-aware model's pool
+    posterior for pool items).
 
     Returns
     -------
@@ -85,7 +115,7 @@ def random_curve_correctness(model_template, X, y, n_classes, sizes, n_folds=5, 
                 continue
             pick = order[:size]
             model, _ = fit_model(model_template, X[pick], y[pick], n_classes, 0)
-            pred = predict_proba_full(model, X[held], n_classes).argmax(axis=1)
+            pred = proba_for_people(model, X[held], n_classes, inductive).argmax(axis=1)
             out[held, s] = (pred == y[held]).astype(float)
     return (out, fold_of) if return_folds else out
 
@@ -147,7 +177,7 @@ def _crossing(curve, accuracy):
 
 
 def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, confidence=0.9, n_boot=400,
-                stretch=1.5, random_state=0, folds=None):
+                stretch=1.5, random_state=0, folds=None, saved_stretch=2.0):
     """One row of :data:`SAVINGS_COLUMNS`.
 
     Parameters
@@ -164,8 +194,17 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
     confidence : float
         Interval level (0.9: the 5th and 95th percentiles).
     stretch : float
-        How far beyond the largest measured size the random curve may be read
-        (``stretch * sizes.max()``); further out, NaN.
+        How far beyond the largest measured size the random curve's accuracy
+        may be read (``stretch * sizes.max()``); further out,
+        ``random_*`` are NaN.
+    saved_stretch : float
+        The same for where the strategy's accuracy crosses the random curve
+        (``labels_saved*``: from ``sizes.min() / saved_stretch`` to
+        ``saved_stretch * sizes.max()``); outside, ``labels_saved`` is NaN and
+        ``labels_saved_low``/``_high`` the one-sided bound the data support
+        (see the module docstring). 2.0: on the development seeds the values
+        read between 1.5x and 2x covered the truth as often as those within
+        1.5x (benchmarks/README.md).
     folds : array of shape (n_audit,), optional
         Each audit item's cross-fitting fold (``return_folds`` of
         :func:`random_curve_correctness`). With it the bootstrap resamples
@@ -184,7 +223,8 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
     sizes = np.asarray(sizes, dtype=float)
     if random_correct is None or len(sizes) < 2 or len(random_correct) < MIN_AUDIT_FOR_CURVE:
         return row
-    limit, floor = stretch * sizes.max(), sizes.min() / stretch
+    limit_random = stretch * sizes.max()
+    limit, floor = saved_stretch * sizes.max(), sizes.min() / saved_stretch
     rc = np.asarray(random_correct, dtype=float)
 
     def curve_of(rows):
@@ -192,7 +232,8 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
         return fit_error_curve(sizes, acc, np.full(len(sizes), len(rows)))
 
     def read(curve, s_acc):
-        r_acc = float(np.clip(1.0 - curve[0] * float(n_labels) ** -curve[1], 0, 1)) if n_labels <= limit else np.nan
+        r_acc = (float(np.clip(1.0 - curve[0] * float(n_labels) ** -curve[1], 0, 1)) if n_labels <= limit_random
+                 else np.nan)
         m = _crossing(curve, s_acc) if np.isfinite(s_acc) else np.nan
         return r_acc, m
 
@@ -226,14 +267,17 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
         acc = (counts @ np.where(known, rc, 0.0)) / (counts @ known)
     err = np.maximum(1.0 - acc, 0.5 / len(rc))
     ca, cb = fit_error_curves(np.broadcast_to(sizes, err.shape), err)
+    # one pseudo-item scored half right, drawn like a resampled item (Poisson(1) copies): a perfect score on n
+    # items is not a zero error rate, and without it every replicate of a perfect score would be perfect too
+    half = rng.poisson(1.0, int(n_boot)).astype(float)
     if paired and len(strategy_correct) == len(rc):
-        s_acc = counts @ strategy_correct / counts.sum(axis=1)
+        s_acc = (counts @ strategy_correct + 0.5 * half) / (counts.sum(axis=1) + half)
     elif len(strategy_correct):
         s_idx = rng.integers(0, len(strategy_correct), (int(n_boot), len(strategy_correct)))
-        s_acc = strategy_correct[s_idx].mean(axis=1)
+        s_acc = (strategy_correct[s_idx].sum(axis=1) + 0.5 * half) / (len(strategy_correct) + half)
     else:
         s_acc = np.full(int(n_boot), np.nan)
-    r_s = np.where(n_labels <= limit, np.clip(1.0 - ca * float(n_labels) ** -cb, 0, 1), np.nan)
+    r_s = np.where(n_labels <= limit_random, np.clip(1.0 - ca * float(n_labels) ** -cb, 0, 1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         m_s = np.where(1.0 - s_acc >= ca, 0.0, np.where((cb > 0) & (s_acc < 1), ((1.0 - s_acc) / ca) ** (-1.0 / cb),
                                                          np.inf))
@@ -250,9 +294,39 @@ def savings_row(n_labels, strategy_correct, random_correct, sizes, paired=True, 
         ordered = np.sort(m_s[~np.isnan(m_s)])  # inf: never reached by the random curve
         lo = ordered[int(np.floor(alpha * (len(ordered) - 1)))]
         hi = ordered[int(np.ceil((1 - alpha) * (len(ordered) - 1)))]
-        row["labels_saved_low"] = float(lo - n_labels) if floor <= lo <= limit else float("nan")
-        row["labels_saved_high"] = float(hi - n_labels) if floor <= hi <= limit else float("nan")
+        row["labels_saved_low"], row["labels_saved_high"] = _saved_bounds(lo, hi, n_labels, floor, limit)
     return row
+
+
+def _saved_bounds(lo, hi, n_labels, floor, limit):
+    """``labels_saved_low/high`` from the interval ``[lo, hi]`` of random labels needed, read only where measured.
+
+    An end inside ``[floor, limit]`` (the stretch of the random curve that may be read) is read off it.
+    Beyond the curve the data still bound the answer on one side: an ``lo`` above ``limit`` means the
+    strategy's accuracy is above the whole readable random curve, so at least ``limit - n_labels`` labels
+    were saved (``high``: inf, no upper bound from the data; NaN unless ``limit > n_labels``); an ``hi``
+    below ``floor`` means random sampling needs at most ``floor`` labels (``low``: ``-n_labels``, since
+    random sampling needs at least none). Never a number
+    read from the curve outside its readable stretch.
+    """
+    n = float(n_labels)
+    if lo < floor and hi > limit:  # nothing the data can say
+        return float("nan"), float("nan")
+    if lo > limit:  # a positive saving only: a curve shorter than the strategy's labels bounds nothing useful
+        low = limit - n if limit > n else float("nan")
+    elif lo < floor:
+        low = -n
+    else:
+        low = lo - n
+    if hi > limit:
+        high = float("inf")
+    elif hi < floor:
+        high = floor - n
+    else:
+        high = hi - n
+    if np.isnan(low) and np.isinf(high):
+        return float("nan"), float("nan")
+    return float(low), float(high)
 
 
 def _z(confidence):
