@@ -32,6 +32,10 @@ spreading+svc      the default model by name (PoolSpreadingClassifier) with "aut
 pooled-torch       activelearn.pooled.PoolTorchClassifier with "auto": the same spreading and queries, a torch
                    MLP trained on the labels + confidence-weighted soft pseudo-labels predicts (issue 13's ablation;
                    ``ACTIVELEARN_POOLED_PARAMS='{"architecture": "rbf"}'`` runs a development variant).
+pooled-rbf         activelearn.pooled.PoolRBFNetClassifier with "auto": the same spreading and queries, a torch
+                   RBF network (Gaussian units on the training rows, read-out solved as kernel ridge regression on
+                   the labels + confidence-weighted soft pseudo-labels) predicts (``ACTIVELEARN_RBF_PARAMS``:
+                   development variants only).
 peers              scikit-activeml 1.0.1 strategies with scikit-learn models (see ``peers.py``);
                    ``spreading+auto`` is the matched peer (TypiClust to 5 labels/class, then margin).
 
@@ -91,6 +95,9 @@ OURS = {  # name: (model, strategy, initial)
     "spreading+svc": ("spreading+svc", "auto", "cold_start"),
     "pooled-torch": ("pooled-torch", "auto", "cold_start"),
     "pooled-torch+random": ("pooled-torch", "random", "random"),
+    # the same spreading and queries; a torch RBF network (kernel ridge read-out on confidence-weighted soft
+    # pseudo-labels, activelearn.pooled.PoolRBFNetClassifier) predicts
+    "pooled-rbf": ("pooled-rbf", "auto", "cold_start"),
 }
 PEERS = ["spreading+auto", "spreading+typiclust", "spreading+random", "spreading+margin", "lr+random", "lr+margin",
          "lr+badge", "mlp100+random", "mlp100+margin", "mlp100+badge"]
@@ -155,6 +162,13 @@ def _model(kind, dataset, seed):
 
         params = json.loads(os.environ.get("ACTIVELEARN_POOLED_PARAMS", "{}"))  # development variants only
         return PoolTorchClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
+    if kind == "pooled-rbf":
+        import json
+
+        from activelearn.pooled import PoolRBFNetClassifier
+
+        params = json.loads(os.environ.get("ACTIVELEARN_RBF_PARAMS", "{}"))  # development variants only
+        return PoolRBFNetClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
     return PoolSpreadingClassifier(n_classes=dataset.n_classes, embedding=None,
                                    scaling="feature" if dataset.kind == "table" else "global", random_state=seed)
 
