@@ -128,6 +128,7 @@ def test_rbf_network_learns_from_the_pool(moons):
 def test_importing_activelearn_and_the_default_model_leaves_torch_unloaded():
     code = ("import sys, activelearn, activelearn.pooled, activelearn.semi; "
             "from activelearn._training import default_model; default_model(activelearn.load_iris()); "
+            "activelearn.pooled.PoolRBFNetClassifier(n_classes=3).set_pool(activelearn.load_iris().X); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
