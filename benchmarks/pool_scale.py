@@ -101,8 +101,8 @@ def main(argv=None):
         print(json.dumps(rows[-1]), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(rows, indent=1))
-    print("\n| items | feature graph s | t-SNE map s | map graph s | retrain rbf s | retrain svc s | retrain torch MLP s | "
-          "score pool s (rbf) | accuracy rbf / svc / MLP | peak MB |")
+    print("\n| items | feature graph s | t-SNE map s | map graph s | retrain rbf s | retrain svc s | "
+          "retrain torch MLP s | score pool s (rbf) | accuracy rbf / svc / MLP | peak MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         parts = r["prepare_parts_s"]
