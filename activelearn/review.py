@@ -189,7 +189,8 @@ def _spreading_graph(pool, key, Z, n_neighbors):
 
 
 def _spreading_folds(model, X, y, folds, n_classes):
-    """The fold posteriors of :class:`~activelearn.semi.PoolSpreadingClassifier`, without refitting what folds share.
+    """The fold posteriors of :class:`~activelearn.semi.PoolSpreadingClassifier` (and of
+    :class:`~activelearn.pooled.PoolRBFNetClassifier`, the same spreading), without refitting what folds share.
 
     For held-out rows that are pool items, the fold model's probability is its
     label-spreading posterior; its kNN graphs (features, t-SNE map) depend on
@@ -200,10 +201,12 @@ def _spreading_folds(model, X, y, folds, n_classes):
     """
     from sklearn.semi_supervised import LabelSpreading
 
+    from .pooled import PoolRBFNetClassifier
     from .semi import PoolSpreadingClassifier
 
     pool = getattr(model, "_pool", None)
-    if type(model) is not PoolSpreadingClassifier or pool is None or len(pool) < 2:
+    # models whose pool rows read the spreading posterior unchanged (their read-outs differ on other rows only)
+    if type(model) not in (PoolSpreadingClassifier, PoolRBFNetClassifier) or pool is None or len(pool) < 2:
         return None
     pos = pool.lookup(X)
     if (pos < 0).any():

@@ -1,7 +1,9 @@
 """Semi-supervised learning from the unlabeled pool: the default model for pools up to 200,000 items.
 
 A person labels a few items; the pool holds thousands more that cost nothing.
-:class:`PoolSpreadingClassifier` uses them in three steps on every ``fit``:
+:class:`PoolSpreadingClassifier` uses them in three steps on every ``fit``
+(:class:`activelearn.pooled.PoolRBFNetClassifier` keeps steps 1-2 and replaces
+the SVC of step 3 by a PyTorch RBF network):
 
 1. **Label spreading** (Zhou et al. 2004, scikit-learn's ``LabelSpreading``)
    on two k-nearest-neighbour graphs of the pool: one in the standardised

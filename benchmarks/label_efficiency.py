@@ -27,11 +27,15 @@ default+random     the same model and use of the pool, labels drawn at random (f
                    set on): the baseline for savings.
 ablation rows      torch MLP (no pool) + random / margin; spreading over the feature graph only + margin;
                    spreading + t-SNE + margin from the random initial set (= default without the typicality start).
-spreading+svc      the default model by name (PoolSpreadingClassifier) with "auto": the old default, whatever
-                   ``default_model`` returns.
+spreading+svc      PoolSpreadingClassifier (the same spreading, an RBF SVC on the arg-max pseudo-labels predicts)
+                   with "auto", with ``default_model``'s settings: the default by name, whatever the default becomes.
 pooled-torch       activelearn.pooled.PoolTorchClassifier with "auto": the same spreading and queries, a torch
                    MLP trained on the labels + confidence-weighted soft pseudo-labels predicts (issue 13's ablation;
                    ``ACTIVELEARN_POOLED_PARAMS='{"architecture": "rbf"}'`` runs a development variant).
+pooled-rbf         activelearn.pooled.PoolRBFNetClassifier with "auto": the same spreading and queries, a torch
+                   RBF network (Gaussian units on the training rows, read-out solved as kernel ridge regression on
+                   the labels + confidence-weighted soft pseudo-labels) predicts (``ACTIVELEARN_RBF_PARAMS``:
+                   development variants only).
 peers              scikit-activeml 1.0.1 strategies with scikit-learn models (see ``peers.py``);
                    ``spreading+auto`` is the matched peer (TypiClust to 5 labels/class, then margin).
 
@@ -91,6 +95,9 @@ OURS = {  # name: (model, strategy, initial)
     "spreading+svc": ("spreading+svc", "auto", "cold_start"),
     "pooled-torch": ("pooled-torch", "auto", "cold_start"),
     "pooled-torch+random": ("pooled-torch", "random", "random"),
+    # the same spreading and queries; a torch RBF network (kernel ridge read-out on confidence-weighted soft
+    # pseudo-labels, activelearn.pooled.PoolRBFNetClassifier) predicts
+    "pooled-rbf": ("pooled-rbf", "auto", "cold_start"),
 }
 PEERS = ["spreading+auto", "spreading+typiclust", "spreading+random", "spreading+margin", "lr+random", "lr+margin",
          "lr+badge", "mlp100+random", "mlp100+margin", "mlp100+badge"]
@@ -146,8 +153,11 @@ def _model(kind, dataset, seed):
     if kind == "mlp":
         return default_torch_model(dataset, random_state=seed)
     scaling = "feature" if dataset.kind == "table" else "global"
-    if kind == "spreading+svc":
-        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed)
+    if kind == "spreading+svc":  # PoolSpreadingClassifier by name, as default_model builds it today
+        from activelearn.pooled import MAX_EMBEDDING_POOL
+
+        return PoolSpreadingClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed,
+                                       max_embedding_pool=MAX_EMBEDDING_POOL, cache_dir="auto")
     if kind == "pooled-torch":
         import json
 
@@ -155,6 +165,13 @@ def _model(kind, dataset, seed):
 
         params = json.loads(os.environ.get("ACTIVELEARN_POOLED_PARAMS", "{}"))  # development variants only
         return PoolTorchClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
+    if kind == "pooled-rbf":
+        import json
+
+        from activelearn.pooled import PoolRBFNetClassifier
+
+        params = json.loads(os.environ.get("ACTIVELEARN_RBF_PARAMS", "{}"))  # development variants only
+        return PoolRBFNetClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
     return PoolSpreadingClassifier(n_classes=dataset.n_classes, embedding=None,
                                    scaling="feature" if dataset.kind == "table" else "global", random_state=seed)
 
@@ -346,6 +363,9 @@ def run_dataset(name, args, setups):
     order = {s: i for i, s in enumerate(setups)}
     summary = summary.sort_values("strategy", key=lambda c: c.map(order)).reset_index(drop=True)
     run_seconds = results.drop_duplicates(["strategy", "seed"]).groupby("strategy")["run_seconds"].sum()
+    retrain = results.groupby("strategy")["train_seconds"]  # per round, over every round of every seed
+    summary["retrain_median_s"] = summary["strategy"].map(retrain.median())
+    summary["retrain_p90_s"] = summary["strategy"].map(retrain.quantile(0.9))
     n_tests = int(summary["p_value"].notna().sum())
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -393,7 +413,7 @@ def format_table(summary, target, budgets, baseline):
     cols = [f"labels to {t}: first, median [IQR] (seeds)", f"labels to stay ≥ {t}: median [IQR] (seeds)",
             "AULC mean ± sd"] + [f"acc@{b}" for b in budgets] + \
            [f"labels saved vs {baseline}, stays [95% CI]", "saved, first [95% CI]",
-            "ΔAULC [95% CI]", "p (Wilcoxon, AULC)"]
+            "ΔAULC [95% CI]", "p (Wilcoxon, AULC)", "retrain s per round: median (p90)"]
     lines = [f"| setup | {' | '.join(cols)} |", "|" + "---|" * (len(cols) + 1)]
     for r in summary.to_dict("records"):
         cells = [f"{_fmt_n(r['labels_to_target_median'])} [{_fmt_n(r['labels_to_target_q25'])}, "
@@ -407,6 +427,8 @@ def format_table(summary, target, budgets, baseline):
         cells.append(_fmt_ci(r.get("aulc_gain"), r.get("aulc_gain_lo"), r.get("aulc_gain_hi"), pct=False, digits=4))
         pv = r.get("p_value")
         cells.append("" if pv is None or not np.isfinite(pv) else f"{pv:.3g}")
+        rt = r.get("retrain_median_s")  # absent in JSON written before it was recorded
+        cells.append("" if rt is None or not np.isfinite(rt) else f"{rt:.3f} ({r['retrain_p90_s']:.3f})")
         name = f"**{r['strategy']}**" if r["strategy"] == "default" else r["strategy"]
         lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines)

@@ -8,8 +8,9 @@ on 2,000 held-out items of the same distribution.
 
 Per size it prints and writes (``benchmarks/out/pool_scale.json``): the time to build the feature graph
 (exact up to 20,000 items, pynndescent above), the t-SNE map (scikit-learn up to 5,000 items, openTSNE
-above, up to ``--max-embedding``) and its graph, the retrain of the old default (spreading + SVC) and of the
-torch default (spreading + network) on the prepared pool, scoring the pool, and the peak resident memory.
+above, up to ``--max-embedding``) and its graph, the retrain of the spreading + SVC model, of the spreading + torch
+RBF network (``PoolRBFNetClassifier``) and of the spreading + torch MLP (``PoolTorchClassifier``) on the prepared
+pool, scoring the pool, and the peak resident memory.
 """
 
 import argparse
@@ -29,7 +30,7 @@ from scale import make_pool, peak_mb  # noqa: E402
 
 def measure(pool_path, n_items, threads, max_embedding):
     from activelearn._threads import set_thread_limits
-    from activelearn.pooled import PoolTorchClassifier
+    from activelearn.pooled import PoolRBFNetClassifier, PoolTorchClassifier
     from activelearn.semi import PoolSpreadingClassifier
 
     set_thread_limits(threads)
@@ -48,9 +49,11 @@ def measure(pool_path, n_items, threads, max_embedding):
     out["has_map"] = any(k.startswith("tsne") for k in timings)
     svc_model = PoolSpreadingClassifier(n_classes=10, max_embedding_pool=max_embedding)
     svc_model._pool = torch_model._pool
+    rbf_model = PoolRBFNetClassifier(n_classes=10, max_embedding_pool=max_embedding, cache_dir=None)
+    rbf_model._pool = torch_model._pool
     rng = np.random.default_rng(0)
     lab = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in range(10)])
-    for name, model in (("torch", torch_model), ("svc", svc_model)):
+    for name, model in (("torch", torch_model), ("svc", svc_model), ("rbf", rbf_model)):
         times = []
         for _ in range(2):  # the second fit is what every later round costs (torch warmed up)
             t = time.perf_counter()
@@ -98,9 +101,9 @@ def main(argv=None):
         print(json.dumps(rows[-1]), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(rows, indent=1))
-    print("\n| items | feature graph s | t-SNE map s | map graph s | retrain torch s | retrain svc s | "
-          "score pool s (torch) | accuracy torch / svc | peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| items | feature graph s | t-SNE map s | map graph s | retrain rbf s | retrain svc s | "
+          "retrain torch MLP s | score pool s (rbf) | accuracy rbf / svc / MLP | peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         parts = r["prepare_parts_s"]
         graph = sum(v for k, v in parts.items() if k.startswith("knn-features"))
@@ -108,8 +111,9 @@ def main(argv=None):
         mapg = sum(v for k, v in parts.items() if k.startswith("knn-map"))
         tsne_txt = f"{tsne:.1f}" if r["has_map"] else "no map (pool > --max-embedding)"
         print(f"| {r['n_items']:,} | {graph:.1f} | {tsne_txt} | {mapg:.1f} | "
-              f"{r['retrain_torch_s']:.2f} | {r['retrain_svc_s']:.2f} | {r['score_pool_torch_s']:.2f} | "
-              f"{r['accuracy_torch']:.3f} / {r['accuracy_svc']:.3f} | {r['peak_mb']:.0f} |")
+              f"{r['retrain_rbf_s']:.2f} | {r['retrain_svc_s']:.2f} | {r['retrain_torch_s']:.2f} | "
+              f"{r['score_pool_rbf_s']:.2f} | {r['accuracy_rbf']:.3f} / {r['accuracy_svc']:.3f} / "
+              f"{r['accuracy_torch']:.3f} | {r['peak_mb']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from sklearn.datasets import make_moons
 
 import activelearn as al
 from activelearn import semi
-from activelearn.pooled import PoolTorchClassifier, resolve_device
+from activelearn.pooled import PoolRBFNetClassifier, PoolTorchClassifier, resolve_device
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +128,7 @@ def test_rbf_network_learns_from_the_pool(moons):
 def test_importing_activelearn_and_the_default_model_leaves_torch_unloaded():
     code = ("import sys, activelearn, activelearn.pooled, activelearn.semi; "
             "from activelearn._training import default_model; default_model(activelearn.load_iris()); "
+            "activelearn.pooled.PoolRBFNetClassifier(n_classes=3).set_pool(activelearn.load_iris().X); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -168,3 +169,95 @@ def test_large_pools_use_the_approximate_graph_and_opentsne(monkeypatch, moons):
     assert "knn-features-k7-nnd" in timings and "tsne-opentsne-rs0" in timings
     lab = _one_per_class(y)
     assert (model.fit(X[lab], y[lab]).predict(X_test) == y_test).mean() > 0.9
+
+
+# -- the torch RBF network on the pool's soft pseudo-labels (PoolRBFNetClassifier) ---------------------------------
+
+def _rbf_model(**kw):
+    kw = {"n_classes": 2, "embedding": None, "cache_dir": None, "alpha": 0.99, **kw}
+    return PoolRBFNetClassifier(**kw)
+
+
+def test_rbf_net_learns_from_the_pool_and_predicts_held_out_rows_with_torch(moons):
+    import torch
+
+    X, y, X_test, y_test = moons
+    lab = _one_per_class(y)
+    pooled = _rbf_model(device="cpu").set_pool(X).fit(X[lab], y[lab])
+    alone = _rbf_model(device="cpu").fit(X[lab], y[lab])  # no pool: the two labels are all it sees
+    acc_pooled = (pooled.predict(X_test) == y_test).mean()
+    acc_alone = (alone.predict(X_test) == y_test).mean()
+    assert acc_pooled > 0.95 and acc_pooled > acc_alone + 0.05, (acc_pooled, acc_alone)
+    assert isinstance(pooled.module_, torch.nn.Module) and pooled.device_ == "cpu"
+    assert pooled.module_.anchors.shape == (len(X), 2)  # a hidden unit per training row
+    # held-out rows: the network's output, exactly
+    np.testing.assert_array_equal(pooled.predict_proba(X_test), pooled.predict_proba_inductive(X_test))
+
+
+def test_rbf_net_pool_rows_read_the_spreading_posterior_of_the_svc_model(moons):
+    X, y, X_test, _ = moons
+    lab = np.arange(0, 300, 25)
+    net = _rbf_model().set_pool(X).fit(X[lab], y[lab])
+    svc = semi.PoolSpreadingClassifier(n_classes=2, embedding=None, cache_dir=None, alpha=0.99).set_pool(X)
+    svc.fit(X[lab], y[lab])
+    np.testing.assert_allclose(net.predict_proba(X[:50]), svc.predict_proba(X[:50]))  # what the strategies rank
+    inductive = net.predict_proba_inductive(X[:50])  # the network on pool rows too
+    assert not np.allclose(inductive, net.predict_proba(X[:50]))
+    np.testing.assert_allclose(inductive.sum(axis=1), 1.0, atol=1e-5)
+    assert (inductive.argmax(axis=1) == net.predict(X[:50])).mean() > 0.9
+
+
+def test_rbf_net_same_seed_same_probabilities(moons):
+    X, y, X_test, _ = moons
+    lab = np.arange(0, 300, 15)
+    for kw in ({}, {"n_centres": 50}):  # exact, and the Nystrom centres drawn from random_state
+        a = _rbf_model(random_state=3, **kw).set_pool(X)
+        b = clone(a)
+        pa = a.fit(X[lab], y[lab]).predict_proba(X_test)
+        pb = b.fit(X[lab], y[lab]).predict_proba(X_test)
+        np.testing.assert_array_equal(pa, pb)
+        np.testing.assert_array_equal(a.predict_proba_mc(X_test, 3, random_state=1),
+                                      b.predict_proba_mc(X_test, 3, random_state=1))
+    other = _rbf_model(random_state=4, n_centres=50).set_pool(X).fit(X[lab], y[lab]).predict_proba(X_test)
+    assert not np.array_equal(pa, other)
+
+
+def test_rbf_net_nystrom_centres_stay_close_to_the_exact_network(moons):
+    X, y, X_test, y_test = moons
+    lab = _one_per_class(y)
+    small = _rbf_model(n_centres=60).set_pool(X).fit(X[lab], y[lab])
+    assert len(small.module_.anchors) == 60
+    assert (small.predict(X_test) == y_test).mean() > 0.95
+    exact = _rbf_model().set_pool(X).fit(X[lab], y[lab])  # the same objective over all 300 rows' units
+    assert np.abs(small.predict_proba(X_test) - exact.predict_proba(X_test)).max() < 0.02
+
+
+def test_rbf_net_one_labeled_class_gives_probabilities_over_every_class(digits):
+    X = digits.X[:200]
+    model = PoolRBFNetClassifier(n_classes=10, embedding=None, scaling="global", cache_dir=None).set_pool(X)
+    model.fit(X[digits.y[:200] == 3][:3], np.full(3, 3))
+    for rows in (digits.X[300:320], X[:20]):  # rows outside and inside the pool
+        proba = model.predict_proba(rows)
+        assert proba.shape == (20, 10) and np.isfinite(proba).all()
+        assert (proba.argmax(axis=1) == 3).all()
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    mc = model.predict_proba_mc(digits.X[300:305], n_samples=2)
+    assert mc.shape == (2, 5, 10)
+
+
+def test_rbf_net_hard_targets_and_bad_settings(moons, monkeypatch):
+    import torch
+
+    X, y, X_test, y_test = moons
+    lab = _one_per_class(y)
+    hard = _rbf_model(targets="hard").set_pool(X).fit(X[lab], y[lab])
+    assert (hard.predict(X_test) == y_test).mean() > 0.95
+    with pytest.raises(ValueError, match="not fitted"):
+        _rbf_model().predict_proba_inductive(X[:2])
+    with pytest.raises(ValueError, match="targets"):
+        _rbf_model(targets="argmax").fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="ridge"):
+        _rbf_model(ridge=0).fit(X[:4], y[:4])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA"):
+        _rbf_model(device="cuda").set_pool(X).fit(X[lab], y[lab])

@@ -486,14 +486,16 @@ def test_relabel_with_several_labels_per_item_replaces_one_annotators_label(tmp_
         s.close()
 
 
-@pytest.mark.parametrize("embedding", [None, "tsne"])
-def test_pool_spreading_shortcut_equals_refitting_every_fold(overlapping_blobs, embedding):
+@pytest.mark.parametrize("embedding, model_class", [(None, "spreading"), ("tsne", "spreading"), (None, "rbf")])
+def test_pool_spreading_shortcut_equals_refitting_every_fold(overlapping_blobs, embedding, model_class):
     """The cross-fit shortcut (graphs built once per pool, no SVC) gives what fitting each fold's model gives."""
+    from activelearn.pooled import PoolRBFNetClassifier
     from activelearn.review import _cross_fit_generic, _spreading_folds
 
     ds = overlapping_blobs
     keep = np.arange(0, 400, 2) if embedding else np.arange(400)  # a small pool keeps t-SNE quick
-    model = PoolSpreadingClassifier(n_classes=ds.n_classes, embedding=embedding).set_pool(ds.X[keep])
+    cls = PoolSpreadingClassifier if model_class == "spreading" else PoolRBFNetClassifier
+    model = cls(n_classes=ds.n_classes, embedding=embedding, cache_dir=None).set_pool(ds.X[keep])
     pos = keep[::3]
     y = np.where(np.arange(len(pos)) % 9 == 0, (ds.y[pos] + 1) % 4, ds.y[pos])  # some wrong labels too
     folds = fold_ids(y, cv=5, random_state=0)
