@@ -125,7 +125,7 @@ MAP_PREPARING = ("Preparing the pool's map in the background (about as long as a
                  "items are picked from the features themselves.")
 
 GIL_SWITCH_INTERVAL = 0.001  # seconds; see LabelingWidget.__init__
-BACKGROUND_NICE = 10  # see LabelingWidget's background_nice
+BACKGROUND_NICE = 0  # see LabelingWidget's background_nice
 
 
 def lower_thread_priority(native_id, nice):
@@ -229,8 +229,9 @@ class LabelingWidget(anywidget.AnyWidget):
     background_nice : int
         How much lower (Linux ``nice`` steps) the CPU priority of the
         widget's background threads is (its retrains, the ranking ahead, the
-        follower), so that the thread handling a key press gets the CPU
-        first; 0 leaves them as they are.
+        follower). Default 0 (as they are): on a busy machine a lowered
+        thread that holds the store's write lock keeps a key's label waiting,
+        and its retrains take longer (see ``benchmarks/README.md``).
     chart_worker : bool
         Draw the dashboard's charts in one worker process at a lower CPU
         priority (started with the first retrain), so that drawing never
