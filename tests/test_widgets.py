@@ -764,3 +764,17 @@ def test_own_retrain_redraws_once_and_retrains_elsewhere_are_followed(session_fa
     s.retrain()  # from another cell: the follower shows it
     assert wait_for(lambda: len(redraws) == 2 and w.dashboard["model_version"] == 2)
     w.close()
+
+
+def test_starting_the_chart_worker_never_waits_for_charts_being_drawn(monkeypatch):
+    # A key press may start a retrain (and the chart worker with it) while another thread draws charts.
+    import activelearn.widgets._charts as charts
+
+    started = []
+    monkeypatch.setattr(charts, "_worker", lambda: started.append(1))
+    with charts._WORKER_LOCK:  # charts being drawn in another thread
+        done = threading.Event()
+        threading.Thread(target=lambda: (charts.start_chart_worker(), done.set())).start()
+        assert done.wait(10) and started == []
+    charts.start_chart_worker()
+    assert started == [1]

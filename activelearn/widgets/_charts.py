@@ -148,9 +148,15 @@ def _close_worker():
 
 
 def start_chart_worker():
-    """Start the chart worker process now (if it is not running), so that the first charts need not wait for it."""
-    with _WORKER_LOCK:
-        _worker()
+    """Start the chart worker process now (if it is not running), so that the first charts need not wait for it.
+
+    Never waits: while charts are being drawn the worker is running already.
+    """
+    if _WORKER_LOCK.acquire(blocking=False):
+        try:
+            _worker()
+        finally:
+            _WORKER_LOCK.release()
 
 
 def render_charts(specs, worker=True):
