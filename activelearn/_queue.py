@@ -19,6 +19,7 @@ under ActiveLab an item is leased to one annotator at a time, so each offer asks
 for one more label and the next decision sees it.
 """
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -29,7 +30,8 @@ from ._proba import predict_proba_full
 from .exceptions import StrategyError
 from .strategies import auto_phase, display_score, get_strategy
 
-__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer", "ACTIVELAB_AGAIN"]
+__all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer", "offer_outputs",
+           "OfferCache", "ACTIVELAB_AGAIN"]
 
 #: What a published ActiveLab row ranked for another label on a labeled item says (rows for new items: "activelab").
 ACTIVELAB_AGAIN = "activelab:again"
@@ -62,12 +64,57 @@ class Offer:
     score_name: str = None
 
 
-def make_offer(item_id, why, fitted, dataset):
-    """An :class:`Offer` for ``item_id``: ``why`` (source, strategy, rank ...) plus the model's guesses and score."""
+def offer_outputs(fitted, item_id, dataset):
+    """The model's outputs an offer shows for ``item_id``: ``(proba, calibrated proba or None)``."""
+    X = dataset.X[[dataset.position(item_id)]]
+    proba = predict_proba_full(fitted.model, X, dataset.n_classes)[0]
+    return proba, fitted.calibrated_proba(X, dataset.n_classes)  # None: the guess is shown without a number
+
+
+class OfferCache:
+    """:func:`offer_outputs` for the items about to be offered, computed ahead by a background thread.
+
+    The outputs of one model (a :class:`Fitted`, by identity) are kept; an
+    item is computed the same way here as on the spot, so an offer is the
+    same whether or not its outputs were computed ahead.
+    """
+
+    def __init__(self, limit=32):
+        self.limit = int(limit)
+        self._fitted, self._rows = None, {}
+        self._lock = threading.Lock()
+
+    def get(self, fitted, item_id, dataset):
+        """The outputs for ``item_id`` under ``fitted``: computed ahead if they were, else now."""
+        with self._lock:
+            hit = self._rows.get(item_id) if self._fitted is fitted else None
+        return hit if hit is not None else offer_outputs(fitted, item_id, dataset)
+
+    def warm(self, fitted, item_ids, dataset):
+        """Compute the outputs of ``item_ids`` under ``fitted`` now (those of another model are dropped)."""
+        if fitted is None:
+            return
+        with self._lock:
+            if self._fitted is not fitted:
+                self._fitted, self._rows = fitted, {}
+            todo = [i for i in item_ids if i not in self._rows]
+        for item_id in todo:
+            out = offer_outputs(fitted, item_id, dataset)
+            with self._lock:
+                if self._fitted is fitted:
+                    self._rows[item_id] = out
+                    while len(self._rows) > self.limit:  # the oldest go (offered long ago)
+                        del self._rows[next(iter(self._rows))]
+
+
+def make_offer(item_id, why, fitted, dataset, cache=None):
+    """An :class:`Offer` for ``item_id``: ``why`` (source, strategy, rank ...) plus the model's guesses and score.
+
+    ``cache``: an :class:`OfferCache` that may hold the model's outputs for the item already.
+    """
     if fitted is not None:
-        X = dataset.X[[dataset.position(item_id)]]
-        proba = predict_proba_full(fitted.model, X, dataset.n_classes)[0]
-        shown = fitted.calibrated_proba(X, dataset.n_classes)  # None: the guess is shown without a number
+        proba, shown = (offer_outputs(fitted, item_id, dataset) if cache is None
+                        else cache.get(fitted, item_id, dataset))
         order = np.argsort(-proba if shown is None else -shown[0], kind="stable")[:3]
         why["guesses"] = tuple((dataset.class_names[i], None if shown is None else float(shown[0, i]))
                                for i in order)

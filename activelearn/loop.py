@@ -23,7 +23,7 @@ import pandas as pd
 from ._coerce import as_classifier
 from ._labelstate import LabelState
 from ._proba import predict_proba_full
-from ._queue import Offer, Query, Ranker, SoloQueue, TeamQueue, make_offer
+from ._queue import Offer, OfferCache, Query, Ranker, SoloQueue, TeamQueue, make_offer
 from ._threads import set_thread_limits
 from ._training import (HISTORY_COLUMNS, MIN_CALIBRATION_ITEMS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy,
                         default_model, evaluate, fit_model, fit_temperature, proba_for_people, round_record)
@@ -185,6 +185,7 @@ class Session:
         self._background = BackgroundTrainer(self.retrain)
         #: Whether :meth:`retrain` also ranks the pool with the new model (the widget sets it; see rank_ahead).
         self.rank_on_retrain = False
+        self._offer_cache = OfferCache()  # the model's outputs for the next offers, computed by rank_ahead()
         # per model version, what the stopping criteria and the savings need (see _record_round_extras)
         self._round_extras, self._stop_positions, self._savings_cache = {}, None, {}
         self._savings_lock = threading.Lock()
@@ -338,7 +339,10 @@ class Session:
         """
         if self.trainer and self._fitted is None and self._restore_model:
             return False  # the first next_batch() rebuilds the model first
-        return self._queue.rank_ahead(self.batch_size, self._queue_lock, low=self.batch_size)
+        made = self._queue.rank_ahead(self.batch_size, self._queue_lock, low=self.batch_size)
+        # the model's guesses for the next offers too (the first queued is on screen), so next_offer() looks them up
+        self._offer_cache.warm(self._fitted, self._queue.queued()[:3], self.dataset)
+        return made
 
     def next_audit_item(self):
         """An item drawn uniformly at random from the pool, for the accuracy audit; None if empty.
@@ -378,7 +382,7 @@ class Session:
             why = dict(source="published" if q.strategy == "published" else "strategy", strategy=q.strategy,
                        model_version=q.model_version, queue=len(q.item_ids),
                        rank=q.item_ids.index(item_id) + 1 if item_id in q.item_ids else None)
-        return make_offer(item_id, why, self._fitted, self.dataset)
+        return make_offer(item_id, why, self._fitted, self.dataset, cache=self._offer_cache)
 
     def record_shown(self, item_id, model_version=None):
         """Note that ``item_id`` is shown to the annotator now (starts the timer of its label)."""
@@ -611,6 +615,7 @@ class Session:
             if self.rank_on_retrain:  # the new model's ranking, made here: the next offer needs none
                 try:
                     ahead = self._queue.ranked_with(fitted, self.batch_size)
+                    self._offer_cache.warm(fitted, ahead.item_ids[:2], self.dataset)
                 except ActiveLearnError:  # e.g. the store is away: the next offer ranks instead
                     ahead = None
             self._record_round_extras(model, self._version + 1, snap)

@@ -160,6 +160,15 @@ _UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.Disconnec
 LABEL_COLUMNS = ["item_id", "label", "annotator", "labeled_at", "seconds", "audit"]
 
 
+_SQLITE_WRITERS = {}  # SQLite file URL -> the lock its writers in this process take turns on
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _sqlite_writers(url):
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(url, threading.RLock())
+
+
 def _to_url(store):
     text = str(store)
     if text == ":memory:":
@@ -209,6 +218,10 @@ class LabelStore:
             self._configure_sqlite()
         # Only the in-memory store's one shared connection needs serialising; pooled connections run in parallel.
         self._lock = threading.RLock() if self.url in ("sqlite://", "sqlite:///:memory:") else contextlib.nullcontext()
+        # A SQLite file's writers in this process take turns on a lock, woken the moment the last write ends;
+        # without it a write waiting for another thread's sleeps in SQLite's busy handler (steps of up to 100 ms).
+        in_memory = self.url in ("sqlite://", "sqlite:///:memory:")
+        self._writers = _sqlite_writers(self.url) if self.is_sqlite and not in_memory else None
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
 
@@ -224,6 +237,12 @@ class LabelStore:
 
     @contextlib.contextmanager
     def _write(self):
+        turn = self._writers
+        if turn is not None and not turn.acquire(timeout=self.busy_timeout):
+            raise StoreUnavailableError(
+                f"the label store {self._safe_url()} is locked: another thread of this process holds its write "
+                f"lock and did not release it within {self.busy_timeout:g} s. Nothing was written by this call; "
+                "labels acknowledged before are safe. Retry once the lock is released.")
         try:
             with self._lock, self._write_engine.begin() as conn:
                 yield conn
@@ -235,6 +254,9 @@ class LabelStore:
                     f"write lock and did not release it within {self.busy_timeout:g} s. Nothing was written by "
                     "this call; labels acknowledged before are safe. Retry once the lock is released.") from exc
             raise self._unreachable(exc) from exc
+        finally:
+            if turn is not None:
+                turn.release()
 
     @contextlib.contextmanager
     def _read(self):

@@ -198,6 +198,15 @@ def main(argv=None):
         print(f"| {name} | {r['n']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | "
               f"{'' if goal is None else f'{goal:.0f}'} | {met} |")
     b, k, ip = result["browser"], result["kernel"], result["in-process handler"]
+    if "skipped" not in b and len(b["ms"]) == len(k["ms"]) == len(k["retrain_running"]):
+        # Each press's browser and kernel figure, split by whether a background retrain was running when it came.
+        busy = np.array(k["retrain_running"], dtype=bool)
+        print("\n| press came | n | browser p50 / p95 ms | kernel p50 / p95 ms |\n|---|---|---|---|")
+        for name, mask in (("while a retrain ran", busy), ("with no retrain running", ~busy)):
+            if mask.any():
+                bm, km = np.asarray(b["ms"])[mask], np.asarray(k["ms"])[mask]
+                print(f"| {name} | {int(mask.sum())} | {np.percentile(bm, 50):.1f} / {np.percentile(bm, 95):.1f} | "
+                      f"{np.percentile(km, 50):.1f} / {np.percentile(km, 95):.1f} |")
     if "skipped" not in b:
         print(f"\nbrowser: {b['undecoded_images']} images not decoded, {b['same_item_after_press']} presses that "
               f"did not change the item; kernel: a retrain was running for "

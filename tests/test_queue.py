@@ -75,3 +75,33 @@ def test_a_retrain_landing_during_a_ranking_does_not_break_the_offer(session_fac
     s._queue._take = take
     assert s.next_batch(1)  # and the next call ranks afresh
     assert s._queue.query is not None
+
+
+def test_offers_computed_ahead_are_the_offers_computed_on_the_spot(session_factory, monkeypatch):
+    import activelearn._queue as queue
+
+    sessions = [session_factory(store=":memory:", batch_size=10, strategy="margin") for _ in range(2)]
+    for s in sessions:
+        label(s, s.next_batch())
+        s.rank_on_retrain = True  # the new model's guesses for the first offers are computed inside the retrain
+        s.retrain()
+    ahead, spot = sessions
+    spot.rank_on_retrain = False
+    spot._offer_cache = queue.OfferCache()  # the same model and ranking, nothing computed ahead
+    first = ahead.rank_ahead()  # also the guesses for the next offers
+    computed = []
+    real = queue.offer_outputs
+
+    def on_the_spot(*args):
+        computed.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(queue, "offer_outputs", on_the_spot)
+    for _ in range(2):
+        a = ahead.next_offer()
+        b = spot.next_offer()
+        assert computed[-1] == b.item_id and a.item_id not in computed[:-1]  # ahead: looked up, not computed
+        assert a == b and a.guesses and a.score is not None  # the very same numbers
+        for s, o in ((ahead, a), (spot, b)):
+            s.label(o.item_id, true_label(s.dataset, o.item_id))
+    assert first is False and len(computed) == 2

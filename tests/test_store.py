@@ -2,6 +2,7 @@ import importlib.util
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +262,44 @@ def test_an_early_version_1_store_without_audit_columns_migrates(tmp_path):
     labels = store.labels(1)
     assert len(labels) == live and not labels["audit"].any()
     assert (store.rounds(1)["audit_n"] == 0).all()
+
+
+def test_writers_in_one_process_take_turns_before_sqlite_is_asked(store_path):
+    # A write waiting for another thread's write waits on a lock that wakes it the moment that write ends,
+    # not in SQLite's busy handler (which sleeps in steps of up to 100 ms).
+    first, second = LabelStore(store_path), LabelStore(store_path)  # two sessions' stores on one file
+    assert first._writers is second._writers
+
+    class Turns:
+        def __init__(self, lock):
+            self.lock, self.log = lock, []
+
+        def acquire(self, timeout=-1):
+            self.log.append("waits")
+            got = self.lock.acquire(timeout=timeout)
+            self.log.append("writes")
+            return got
+
+        def release(self):
+            self.lock.release()
+
+    second._writers = turns = Turns(second._writers)
+    holding, done = threading.Event(), threading.Event()
+
+    def other_write():
+        holding.wait(10)
+        second.open_project("p2", "fp2", ["a", "b"], {"test_size": 0.25, "random_state": 0})
+        done.set()
+
+    thread = threading.Thread(target=other_write)
+    thread.start()
+    with first._write() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        holding.set()
+        for _ in range(500):  # until the other write waits for its turn
+            if turns.log:
+                break
+            time.sleep(0.01)
+        assert turns.log == ["waits"] and not done.is_set()
+    thread.join(10)
+    assert done.is_set() and turns.log == ["waits", "writes"]

@@ -1,6 +1,8 @@
 """Widget tests without a browser: keys and buttons through the widget's own handlers."""
 
+import os
 import sqlite3
+import sys
 import threading
 import time
 
@@ -671,3 +673,122 @@ def test_interpreter_exit_stops_the_widgets_threads_before_weakref_finalizers_ru
     assert weakref.finalize._registered_with_atexit and labeling._EXIT_HOOK
     labeling._stop_threads_at_exit(timeout=5.0)
     assert not any(t.is_alive() for t in w._threads)
+
+
+# -- off the key path: the charts in a worker process, the background threads at a lower priority ----------------
+CHART_SPEC = {"labels": (([10.0, 20.0, 30.0], [0.6, 0.72, 0.81], [0.5, 0.64, 0.75], [0.7, 0.8, 0.86]),
+                         dict(xlabel="labels", title="Accuracy (test) vs labels", target=0.9, xmax_hint=40.0,
+                              baseline={"x": [10.0, 20.0, 30.0], "accuracy": [0.55, 0.6, 0.68],
+                                        "low": [0.45, 0.52, 0.6], "high": [0.65, 0.68, 0.75], "label": "random"},
+                              band={"x": [30.0, 40.0, 50.0], "accuracy": [0.81, 0.85, 0.88],
+                                    "low": [0.77, 0.8, 0.83], "high": [0.85, 0.89, 0.92]},
+                              label="this session (active)")),
+              "cost": (([0.01, 0.02], [0.6, 0.72], [0.5, 0.64], [0.7, 0.8]),
+                       dict(xlabel="hours spent labeling", title="Accuracy (test) vs hours", target=0.9,
+                            projection=(0.05, 0.9)))}
+
+
+def test_worker_draws_the_same_svg_as_the_kernel():
+    from activelearn.widgets._charts import accuracy_chart, render_charts
+
+    here = render_charts(CHART_SPEC, worker=False)
+    assert here == {name: accuracy_chart(*a, **k) for name, (a, k) in CHART_SPEC.items()}
+    assert render_charts(CHART_SPEC) == here  # the worker process's text, byte for byte
+    assert here["labels"].startswith("<svg") and "random" in here["labels"] and ">hours spent labeling<" in here["cost"]
+
+
+def test_dashboard_charts_are_drawn_outside_the_kernel_process(session_factory, monkeypatch):
+    import activelearn.widgets._charts as charts
+
+    drawn_here = []
+
+    def in_kernel(*args, **kwargs):  # the worker process imports its own, unpatched module
+        drawn_here.append(threading.current_thread().name)
+        raise AssertionError("a chart was drawn in the kernel's process")
+
+    monkeypatch.setattr(charts, "accuracy_chart", in_kernel)
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    pressed = []
+    for _ in range(12):
+        lab = true_label(s.dataset, w.item["id"])
+        press(w, BLOB_KEY[lab], pressed, lab)
+    w.retrain_in_background().join()
+    assert w.error == "" and drawn_here == []
+    assert w.charts["labels"].startswith("<svg") and "accuracy (%)" in w.charts["labels"]
+    assert stored(s) == pressed
+    w.close()
+
+
+def test_charts_are_drawn_in_the_kernel_where_no_worker_runs(monkeypatch):
+    import activelearn.widgets._charts as charts
+
+    here = charts.render_charts(CHART_SPEC, worker=False)
+    monkeypatch.setattr(charts, "_WORKER", None)  # a fresh worker (the tests' own is restored afterwards)
+    monkeypatch.setattr(charts, "_WORKER_BROKEN", False)
+    assert charts.render_charts(CHART_SPEC) == here and charts._WORKER is not None
+    charts._WORKER.proc.kill()  # the worker dies
+    assert charts.render_charts(CHART_SPEC) == here  # drawn here instead, and from then on
+    assert charts._WORKER is None and charts._WORKER_BROKEN
+
+    def no_processes():
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(charts, "_WORKER_BROKEN", False)
+    monkeypatch.setattr(charts, "_Worker", no_processes)
+    assert charts.render_charts(CHART_SPEC) == here and charts._WORKER_BROKEN
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_background_work_runs_at_a_lower_priority_than_the_key_handler(session_factory):
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0, background_nice=7)
+    nice, retrain = {}, s.retrain
+
+    def retrain_noting_priority():
+        record = retrain()
+        nice["retrain"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # lowered as it started
+        return record
+
+    s.retrain = retrain_noting_priority
+    s._background._retrain = retrain_noting_priority
+    pressed = []
+    for _ in range(6):
+        lab = true_label(s.dataset, w.item["id"])
+        press(w, BLOB_KEY[lab], pressed, lab)
+    w.retrain_in_background().join()
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert nice["retrain"] == min(19, here + 7)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here  # the key handler's is unchanged
+    w.close()
+
+
+def test_own_retrain_redraws_once_and_retrains_elsewhere_are_followed(session_factory):
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    pressed = []
+    for _ in range(6):
+        lab = true_label(s.dataset, w.item["id"])
+        press(w, BLOB_KEY[lab], pressed, lab)
+    redraws, refresh = [], w._refresh_history
+    w._refresh_history = lambda: (redraws.append(1), refresh())
+    w.retrain_in_background().join()
+    # _trained redrew the dashboard; the follower was not woken to redraw it again
+    assert redraws == [1] and w.dashboard["model_version"] == 1 and not w._wake.is_set() and not w._retrained
+    s.retrain()  # from another cell: the follower shows it
+    assert wait_for(lambda: len(redraws) == 2 and w.dashboard["model_version"] == 2)
+    w.close()
+
+
+def test_starting_the_chart_worker_never_waits_for_charts_being_drawn(monkeypatch):
+    # A key press may start a retrain (and the chart worker with it) while another thread draws charts.
+    import activelearn.widgets._charts as charts
+
+    started = []
+    monkeypatch.setattr(charts, "_worker", lambda: started.append(1))
+    with charts._WORKER_LOCK:  # charts being drawn in another thread
+        done = threading.Event()
+        threading.Thread(target=lambda: (charts.start_chart_worker(), done.set())).start()
+        assert done.wait(10) and started == []
+    charts.start_chart_worker()
+    assert started == [1]

@@ -4,15 +4,193 @@ No pyplot: charts are drawn from the retrain worker and the widget's poller thre
 and pyplot's global figure manager is not thread-safe. Text, axes and ticks are
 drawn in a sentinel colour that is replaced by ``currentColor``, and the curve
 by JupyterLab's brand colour, so the charts follow the light or dark theme.
+
+:func:`render_charts` draws them in one worker process (started on first use,
+at a lower CPU priority): drawing is pure Python that would otherwise hold the
+kernel's GIL for about half a second per retrain while a person presses keys.
+The chart functions take plain data and return SVG text, so the worker's
+charts are the very same text; without a worker they are drawn in-process.
 """
 
+import atexit
 import io
+import os
+import pickle
 import re
+import selectors
+import struct
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 
-__all__ = ["accuracy_chart"]
+__all__ = ["accuracy_chart", "render_charts", "start_chart_worker", "WORKER_NICE"]
+
+#: How much lower the chart worker's CPU priority is than the kernel's (``os.nice`` increment).
+WORKER_NICE = 10
+#: Seconds to wait for the worker's charts before drawing them in-process instead.
+WORKER_TIMEOUT = 120.0
+_WORKER = None  # the worker process, started on first use
+_WORKER_LOCK = threading.Lock()  # one request at a time; guards _WORKER
+_WORKER_BROKEN = False  # the worker could not start, died or hung: draw in-process from then on
+
+
+class _NoWorker(Exception):
+    """The worker is not there (it could not start, died or does not answer)."""
+
+
+def _draw(specs):
+    """``{name: svg}`` for ``{name: (args, kwargs)}`` of :func:`accuracy_chart`."""
+    return {name: accuracy_chart(*args, **kwargs) for name, (args, kwargs) in specs.items()}
+
+
+def _serve():
+    """The worker's loop: one pickled request in on stdin, one pickled ``(ok, result)`` out on stdout."""
+    try:
+        os.nice(int(os.environ.get("ACTIVELEARN_CHART_NICE", WORKER_NICE)))
+    except OSError:  # not permitted here: the worker still takes the work off the kernel's GIL
+        pass
+    from matplotlib.figure import Figure  # noqa: F401 - imported before the first request waits for it
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answers
+    while True:
+        head = stdin.read(8)
+        if len(head) < 8:
+            return  # the kernel closed the pipe: it is gone or done
+        specs = pickle.loads(stdin.read(struct.unpack("<Q", head)[0]))
+        try:
+            answer = (True, _draw(specs))
+        except Exception as exc:  # noqa: BLE001 - raised again in the kernel, as if drawn there
+            answer = (False, exc)
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.write(struct.pack("<Q", len(data)) + data)
+        stdout.flush()
+
+
+class _Worker:
+    """A Python process that draws charts: a subprocess running :func:`_serve`, not multiprocessing.
+
+    Not a multiprocessing pool: its spawned children run the parent's ``__main__`` script again,
+    and a notebook's kernel may be such a script.
+    """
+
+    def __init__(self):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                   ACTIVELEARN_CHART_NICE=str(WORKER_NICE))
+        self.proc = subprocess.Popen([sys.executable, "-c", "from activelearn.widgets._charts import _serve; _serve()"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.fd = self.proc.stdout.fileno()
+
+    def _read(self, n, deadline):
+        chunks, got = [], 0
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            while got < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):  # waits without holding the GIL
+                    raise _NoWorker("the chart worker did not answer in time")
+                chunk = os.read(self.fd, n - got)
+                if not chunk:
+                    raise _NoWorker("the chart worker has ended")
+                chunks.append(chunk)
+                got += len(chunk)
+        return b"".join(chunks)
+
+    def draw(self, specs, timeout):
+        data = pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.proc.stdin.write(struct.pack("<Q", len(data)) + data)
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise _NoWorker(str(exc)) from exc
+        deadline = time.monotonic() + timeout
+        ok, result = pickle.loads(self._read(struct.unpack("<Q", self._read(8, deadline))[0], deadline))
+        if not ok:
+            raise result
+        return result
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def _worker():
+    """The running worker (started here if need be), or None where none can run."""
+    global _WORKER, _WORKER_BROKEN
+    if _WORKER is None and not _WORKER_BROKEN:
+        try:
+            _WORKER = _Worker()
+        except OSError:
+            _WORKER_BROKEN = True
+    return _WORKER
+
+
+def _give_up():
+    global _WORKER, _WORKER_BROKEN
+    worker, _WORKER, _WORKER_BROKEN = _WORKER, None, True
+    if worker is not None:
+        worker.close()
+
+
+@atexit.register
+def _close_worker():
+    with _WORKER_LOCK:
+        if _WORKER is not None:
+            _WORKER.close()
+
+
+def start_chart_worker():
+    """Start the chart worker process now (if it is not running), so that the first charts need not wait for it.
+
+    Never waits: while charts are being drawn the worker is running already.
+    """
+    if _WORKER_LOCK.acquire(blocking=False):
+        try:
+            _worker()
+        finally:
+            _WORKER_LOCK.release()
+
+
+def render_charts(specs, worker=True):
+    """Draw several charts at once, in the chart worker process when it can run.
+
+    The worker is one Python process at a lower CPU priority (``WORKER_NICE``), started on first
+    use and kept; drawing there keeps matplotlib's pure-Python work off the kernel's GIL.
+
+    Parameters
+    ----------
+    specs : dict
+        ``{name: (args, kwargs)}``: the arguments of :func:`accuracy_chart` for each chart (plain
+        numbers, strings, arrays and dicts of those).
+    worker : bool
+        Draw in the worker process; False, or where the worker cannot start, has died or does not
+        answer within ``WORKER_TIMEOUT`` seconds, they are drawn here (from then on).
+
+    Returns
+    -------
+    dict
+        ``{name: svg}``, the same text either way.
+    """
+    if not specs:
+        return {}
+    if worker:
+        with _WORKER_LOCK:
+            w = _worker()
+            if w is not None:
+                try:
+                    return w.draw(specs, WORKER_TIMEOUT)
+                except (_NoWorker, OSError, EOFError, pickle.UnpicklingError):
+                    _give_up()
+    return _draw(specs)
+
 
 _INK = "#0a0b0c"  # sentinel for text, axes, ticks: becomes currentColor
 _CURVE = "#0c0b0a"  # sentinel for the data: becomes the theme's brand colour
@@ -28,7 +206,8 @@ def _svg(fig):
 
     buf = io.StringIO()
     with _LOCK, matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "activelearn"}):
-        fig.savefig(buf, format="svg", transparent=True)
+        # no creation date: the same chart is the same text (wherever it is drawn; an unchanged one is not resent)
+        fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]  # no XML prolog or doctype inside HTML
     for sentinel, colour in _SWAPS.items():

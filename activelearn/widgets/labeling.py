@@ -11,6 +11,7 @@ ipywidgets #3468 and ipykernel #1450 require.
 
 import atexit
 import base64
+import os
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ import traitlets
 
 from ..exceptions import ActiveLearnError, AlreadyLabeledError, LeasedError, StoreUnavailableError
 from ..metrics import projected_labels_to_target, seconds_per_label, wilson_interval
+from ._charts import start_chart_worker
 from ._words import plain_error, why_text
 
 __all__ = ["LabelingWidget", "key_map"]
@@ -124,6 +126,21 @@ MAP_PREPARING = ("Preparing the pool's map in the background (about as long as a
                  "items are picked from the features themselves.")
 
 GIL_SWITCH_INTERVAL = 0.001  # seconds; see LabelingWidget.__init__
+BACKGROUND_NICE = 0  # see LabelingWidget's background_nice
+
+
+def lower_thread_priority(native_id, nice):
+    """Raise one thread's nice value by ``nice`` (Linux schedules threads one by one); elsewhere, nothing.
+
+    Returns whether it was lowered.
+    """
+    if nice <= 0 or native_id is None or not sys.platform.startswith("linux"):
+        return False  # elsewhere PRIO_PROCESS takes a process id, not a thread's
+    try:
+        os.setpriority(os.PRIO_PROCESS, native_id, min(19, os.getpriority(os.PRIO_PROCESS, native_id) + int(nice)))
+    except OSError:  # the thread has ended, or this is not permitted here
+        return False
+    return True
 
 _NO_OFFER = object()  # next_offer failed (the error is shown); None means nothing is left
 
@@ -145,8 +162,9 @@ class _Follower:
             w._changed((), retrained=True)
 
 
-def _poll(ref, wake, stop, seconds):
+def _poll(ref, wake, stop, seconds, nice=0):
     """The follower thread: wakes on a callback or every ``seconds`` and lets the widget catch up."""
+    lower_thread_priority(threading.get_native_id(), nice)
     while not stop.is_set():
         woke = wake.wait(seconds if seconds > 0 else None)
         if stop.is_set():
@@ -200,8 +218,9 @@ def _register_exit_hook():
     _EXIT_HOOK.append(True)
 
 
-def _rank_ahead(ref, wake, stop):
+def _rank_ahead(ref, wake, stop, nice=0):
     """The rank-ahead thread: after each label, lets the session rank the next batch if this one runs short."""
+    lower_thread_priority(threading.get_native_id(), nice)
     while not stop.is_set():
         wake.wait()
         wake.clear()
@@ -244,6 +263,17 @@ class LabelingWidget(anywidget.AnyWidget):
         simulation) reach the widget through ``session.callbacks`` either way.
     n_recent : int
         Labels kept in the strip of recent labels (click one to change it).
+    background_nice : int
+        How much lower (Linux ``nice`` steps) the CPU priority of the
+        widget's background threads is (its retrains, the ranking ahead, the
+        follower). Default 0 (as they are): on a busy machine a lowered
+        thread that holds the store's write lock keeps a key's label waiting,
+        and its retrains take longer (see ``benchmarks/README.md``).
+    chart_worker : bool
+        Draw the dashboard's charts in one worker process at a lower CPU
+        priority (started with the first retrain), so that drawing never
+        holds the kernel while a person labels; False (or where no process
+        can be started): in the kernel. The charts are the same either way.
 
     Notes
     -----
@@ -285,8 +315,10 @@ class LabelingWidget(anywidget.AnyWidget):
     review_key = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session, retrain_every=10, target=0.95, budget=None, retry_seconds=2.0, background=False,
-                 poll_seconds=2.0, n_recent=6, **kwargs):
+                 poll_seconds=2.0, n_recent=6, chart_worker=True, background_nice=BACKGROUND_NICE, **kwargs):
         super().__init__(**kwargs)
+        self.chart_worker = bool(chart_worker)
+        self.background_nice = int(background_nice)
         if retrain_every < 0:
             raise ActiveLearnError(f"retrain_every must be >= 0, got {retrain_every!r}.")
         self.session = session
@@ -318,6 +350,7 @@ class LabelingWidget(anywidget.AnyWidget):
         self._changed_ids, self._retrained = set(), False
         self._notice = False  # whether status holds a passing notice (cleared by the next label)
         self._chart_key = None
+        self._own_retrain = None  # the retrain thread this widget started last
         self._store_away = False
         self._waiting_pool = False
         self.on_msg(self._on_msg)
@@ -326,14 +359,15 @@ class LabelingWidget(anywidget.AnyWidget):
         self._wake, self._stop = threading.Event(), threading.Event()
         self.poll_seconds = float(poll_seconds)
         self._poller = threading.Thread(target=_poll, args=(weakref.ref(self), self._wake, self._stop,
-                                                            self.poll_seconds), daemon=True,
+                                                            self.poll_seconds, self.background_nice), daemon=True,
                                         name="activelearn-widget-follower")
         self._ready = threading.Event()
         # Ranking off the key path: the retrain ranks with its new model, and a worker ranks the next batch
         # while the person labels the last items of this one (Session.rank_ahead).
         session.rank_on_retrain = True
         self._ahead = threading.Event()
-        ranker = threading.Thread(target=_rank_ahead, args=(weakref.ref(self), self._ahead, self._stop),
+        ranker = threading.Thread(target=_rank_ahead, args=(weakref.ref(self), self._ahead, self._stop,
+                                                         self.background_nice),
                                   daemon=True, name="activelearn-widget-rank-ahead")
         ranker.start()
         self._threads = [ranker, self._poller]
@@ -760,6 +794,10 @@ class LabelingWidget(anywidget.AnyWidget):
         """A session callback: note what changed and wake the follower (never blocks the caller)."""
         if getattr(self._local, "own", False):
             return  # this widget's own verb: it shows the result itself
+        if retrained and threading.current_thread() is self._own_retrain:
+            retrained = False  # the widget's own retrain: _trained redraws the dashboard
+            if not item_ids:
+                return
         with self._changes_lock:
             self._changed_ids.update(str(i) for i in item_ids)
             self._retrained = self._retrained or retrained
@@ -920,11 +958,16 @@ class LabelingWidget(anywidget.AnyWidget):
             if s.training or s.n_labels == 0:
                 return None
             self._labels_at_last_train = s.n_labels
+            if self.chart_worker:
+                start_chart_worker()  # its imports run while the model trains, not when the charts are due
             self.training = True
             self._say(f"Training on {s.n_labels} labels…", notice=False)
             thread = s.retrain_in_background(on_done=self._trained)
+            self._own_retrain = thread  # its end redraws the dashboard in _trained: the follower need not
             if thread is None:
                 self.training = False
+            else:
+                lower_thread_priority(thread.native_id, self.background_nice)
             return thread
 
     def wait_for_training(self, timeout=None):
@@ -1108,7 +1151,7 @@ class LabelingWidget(anywidget.AnyWidget):
         if curve is None:
             self.charts = {}
             return
-        from ._charts import accuracy_chart
+        from ._charts import render_charts
 
         rows = curve["rows"]
         n = rows["n_labels"].to_numpy(dtype=float)
@@ -1129,11 +1172,11 @@ class LabelingWidget(anywidget.AnyWidget):
             band = {"x": pr["n_labels"].to_numpy(float), "accuracy": pr["accuracy"].to_numpy(float),
                     "low": pr["low"].to_numpy(float), "high": pr["high"].to_numpy(float)}
             proj = None  # the advisor's projection with its band replaces the single dotted segment
-        charts = {"labels": accuracy_chart(n, curve["accuracy"], curve["low"], curve["high"], xlabel="labels",
-                                           title=f"Accuracy ({what}) vs labels", target=self.target,
-                                           projection=proj, xmax_hint=n[-1] + max(self.retrain_every, 1),
-                                           baseline=baseline, band=band,
-                                           label="this session (active)" if baseline is not None else None)}
+        # {name: (args, kwargs) of accuracy_chart}: drawn in the chart worker process, off the kernel's GIL
+        specs = {"labels": ((n, curve["accuracy"], curve["low"], curve["high"]),
+                            dict(xlabel="labels", title=f"Accuracy ({what}) vs labels", target=self.target,
+                                 projection=proj, xmax_hint=n[-1] + max(self.retrain_every, 1), baseline=baseline,
+                                 band=band, label="this session (active)" if baseline is not None else None))}
         if has_cost:
             x, xlabel, title = rows["cost"].to_numpy(dtype=float), "cost", f"Accuracy ({what}) vs cost"
         else:
@@ -1141,7 +1184,6 @@ class LabelingWidget(anywidget.AnyWidget):
             xlabel, title = "hours spent labeling", f"Accuracy ({what}) vs hours"
         ok = np.isfinite(x)
         if ok.any():
-            charts["cost"] = accuracy_chart(x[ok], curve["accuracy"][ok], curve["low"][ok], curve["high"][ok],
-                                            xlabel=xlabel, title=title, target=self.target,
-                                            xmax_hint=x[ok][-1] * 1.2)
-        self.charts = charts
+            specs["cost"] = ((x[ok], curve["accuracy"][ok], curve["low"][ok], curve["high"][ok]),
+                             dict(xlabel=xlabel, title=title, target=self.target, xmax_hint=x[ok][-1] * 1.2))
+        self.charts = render_charts(specs, worker=self.chart_worker)

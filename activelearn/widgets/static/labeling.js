@@ -271,6 +271,33 @@ function render({ model, el }) {
     if (!picker.hidden && !entries.some((e) => e.id === picker.dataset.item)) picker.hidden = true;
   }
 
+  // A chart's SVG is parsed again only when its text changed (a redraw of the numbers keeps the figures).
+  const figures = {};
+  function chartFigure(name, svg) {
+    const have = figures[name];
+    if (have && have.svg === svg) return have.fig;
+    const fig = h("figure", { class: "al-figure" });
+    fig.innerHTML = svg;  // SVG rendered by matplotlib in the kernel, no network
+    figures[name] = { svg, fig };
+    return fig;
+  }
+
+  // The dashboard and its charts change together after a retrain: one redraw, when the browser is idle,
+  // so that a key press and the next item come first.
+  let dashboardDue = null;
+  function scheduleDashboard() {
+    if (dashboardDue !== null) return;
+    const run = () => { dashboardDue = null; drawDashboard(); };
+    dashboardDue = window.requestIdleCallback ? { idle: requestIdleCallback(run, { timeout: 300 }) }
+      : { timer: setTimeout(run, 30) };
+  }
+  function cancelDashboard() {
+    if (dashboardDue === null) return;
+    if (dashboardDue.idle !== undefined) cancelIdleCallback(dashboardDue.idle);
+    else clearTimeout(dashboardDue.timer);
+    dashboardDue = null;
+  }
+
   function drawDashboard() {
     const d = model.get("dashboard") || {};
     const charts = model.get("charts") || {};
@@ -281,10 +308,8 @@ function render({ model, el }) {
     if (d.seconds_per_label !== null && d.seconds_per_label !== undefined) meta.push(`${fmt(d.seconds_per_label)} s per label`);
     const chartBox = h("div", { class: "al-charts" });
     for (const name of ["labels", "cost"]) {
-      if (!charts[name]) continue;
-      const fig = h("figure", { class: "al-figure" });
-      fig.innerHTML = charts[name];  // SVG rendered by matplotlib in the kernel, no network
-      chartBox.append(fig);
+      if (!charts[name]) { delete figures[name]; continue; }
+      chartBox.append(chartFigure(name, charts[name]));
     }
     dash.replaceChildren(
       h("div", { class: "al-dash-title" }, d.title || "Accuracy"),
@@ -323,13 +348,13 @@ function render({ model, el }) {
   model.on("change:progress", drawProgress);
   model.on("change:confirm", drawConfirm);
   model.on("change:recent", drawRecent);
-  model.on("change:dashboard", drawDashboard);
-  model.on("change:charts", drawDashboard);
+  model.on("change:dashboard", scheduleDashboard);
+  model.on("change:charts", scheduleDashboard);
   model.on("change:status", drawStatus);
   model.on("change:mode", () => { drawReview(); drawItem(); drawInfo(); });
   model.on("change:review", () => { drawReview(); drawInfo(); });
   model.on("change:error", drawStatus);
-  return () => clearInterval(preparingTimer);
+  return () => { clearInterval(preparingTimer); cancelDashboard(); };
 }
 
 export default { render };
