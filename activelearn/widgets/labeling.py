@@ -1112,7 +1112,9 @@ class LabelingWidget(anywidget.AnyWidget):
 
     def _dashboard(self, h, curve, projection, stats):
         s = self.session
-        d = {"model_version": int(s.model_version), "n_labels": int(s.n_labels), "target": self.target,
+        # the version of the history this redraw reads (a retrain may end meanwhile: its redraw follows)
+        version = int(h["model_version"].iloc[-1]) if len(h) else int(s.model_version)
+        d = {"model_version": version, "n_labels": int(s.n_labels), "target": self.target,
              "projection": projection["text"], "projected_labels": projection["labels"],
              "seconds_per_label": stats["median_seconds_last_20"], "accuracy": None, "source": None}
         if curve is not None:
