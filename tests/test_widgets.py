@@ -636,8 +636,8 @@ def test_dashboard_shows_the_stopping_advice_and_the_labels_saved_against_random
     if np.isfinite(saved["labels_saved"]):
         assert w.dashboard["saved"]["n"] == pytest.approx(saved["labels_saved"])
         assert f"{abs(saved['labels_saved']):,.0f}" in text and f"at {int(saved['n_labels'])} labels" in text
-    else:
-        assert "not known yet" in text
+    else:  # the bound the data support, or "not known yet" (wording: test_labels_saved_words_give_the_bound_...)
+        assert text == w._saved_words(s.savings())["text"] and "about" not in text
     if np.isfinite(s.savings()["random_accuracy"]).any():  # the random curve is drawn beside the session's
         assert "random sampling" in w.charts["labels"]
     w.close()
@@ -792,3 +792,23 @@ def test_starting_the_chart_worker_never_waits_for_charts_being_drawn(monkeypatc
         assert done.wait(10) and started == []
     charts.start_chart_worker()
     assert started == [1]
+
+
+@pytest.mark.parametrize("row, words", [
+    ((120, 35.0, 20.0, 60.0), "about 35 (90% interval 20 to 60), at 120 labels"),
+    ((120, np.nan, 40.0, np.inf), "at least 40 (this accuracy is above the whole random curve"),
+    ((120, np.nan, -120.0, -30.0), "random sampling would have needed at least 30 fewer labels, at 120 labels"),
+    ((120, np.nan, -120.0, 15.0), "at most 15, at 120 labels"),
+    ((120, np.nan, np.nan, np.nan), "not known yet"),
+])
+def test_labels_saved_words_give_the_bound_the_data_support(session_factory, row, words):
+    import pandas as pd
+
+    s = session_factory(audit_share=0.5, batch_size=5)
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    savings = pd.DataFrame([row], columns=["n_labels", "labels_saved", "labels_saved_low", "labels_saved_high"])
+    out = w._saved_words(savings)
+    assert words in out["text"]
+    assert out["low"] == (None if not np.isfinite(row[2]) else row[2])
+    assert (out["n"] is None) == (not np.isfinite(row[1]))
+    w.close()

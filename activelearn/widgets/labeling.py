@@ -1045,26 +1045,45 @@ class LabelingWidget(anywidget.AnyWidget):
                 "minutes_to_target": float(advice.minutes_to_target) if finite(advice.minutes_to_target) else None}
 
     def _saved_words(self, savings):
-        """Labels saved against random sampling, in words (live demo mode: ``audit_share`` > 0)."""
+        """Labels saved against random sampling, in words (live demo mode: ``audit_share`` > 0).
+
+        A value with its interval where the random audit items' curve reaches the session's accuracy; only the
+        bound the data support where it does not (``labels_saved`` NaN, see :mod:`activelearn.savings`):
+        "at least N" when the session is above the whole random curve, "at most N" when below its start.
+        """
         if self.session.audit_share <= 0:
             return None
-        if savings is None or not len(savings) or not np.isfinite(savings["labels_saved"].iloc[-1]):
-            n_audit = int(self.session.audit_mask.sum())
-            return {"text": f"Labels saved against random sampling: not known yet (the learning curve of the "
-                            f"{n_audit} random audit labels cannot tell yet how many random labels this accuracy "
-                            "needs)"}
-        last = savings.iloc[-1]
-        saved, lo, hi = float(last["labels_saved"]), last["labels_saved_low"], last["labels_saved_high"]
-        band = (f" (90% interval {lo:,.0f} to {hi:,.0f})" if np.isfinite(lo) and np.isfinite(hi) else
-                f" (90% interval from {lo:,.0f})" if np.isfinite(lo) else "")
-        at = f"at {int(last['n_labels'])} labels, from the random audit items' own learning curve"
-        if saved >= 0.5:
-            text = f"Labels saved against random sampling: about {saved:,.0f}{band}, {at}."
+        last = savings.iloc[-1] if savings is not None and len(savings) else None
+        if last is None:
+            saved, lo, hi = np.nan, np.nan, np.nan
         else:
-            text = (f"No labels saved against random sampling yet: random sampling would have reached this accuracy "
-                    f"with about {-saved:,.0f} fewer labels{band}, {at}.")
-        return {"n": saved, "low": None if not np.isfinite(lo) else float(lo),
-                "high": None if not np.isfinite(hi) else float(hi), "text": text}
+            saved, lo, hi = (float(last[c]) for c in ("labels_saved", "labels_saved_low", "labels_saved_high"))
+        at = "" if last is None else f"at {int(last['n_labels'])} labels, from the random audit items' own learning curve"
+        out = {"n": None, "low": None if not np.isfinite(lo) else lo, "high": None if not np.isfinite(hi) else hi}
+        if np.isfinite(saved):
+            band = (f" (90% interval {lo:,.0f} to {hi:,.0f})" if np.isfinite(lo) and np.isfinite(hi) else
+                    f" (90% interval from {lo:,.0f})" if np.isfinite(lo) else "")
+            if saved >= 0.5:
+                text = f"Labels saved against random sampling: about {saved:,.0f}{band}, {at}."
+            else:
+                text = (f"No labels saved against random sampling yet: random sampling would have reached this "
+                        f"accuracy with about {-saved:,.0f} fewer labels{band}, {at}.")
+            return {**out, "n": saved, "text": text}
+        if np.isfinite(lo) and np.isinf(hi) and lo > 0:  # above the whole random curve
+            return {**out, "text": f"Labels saved against random sampling: at least {lo:,.0f} (this accuracy is "
+                                   f"above the whole random curve measured so far), {at}."}
+        if np.isfinite(hi) and hi < 0:  # below the random curve's start: random would have needed fewer
+            return {**out, "text": f"No labels saved against random sampling yet: random sampling would have "
+                                   f"needed at least {-hi:,.0f} fewer labels, {at}."}
+        if np.isfinite(hi) and np.isfinite(lo) and lo > -float(last["n_labels"]):
+            return {**out, "text": f"Labels saved against random sampling: between {lo:,.0f} and {hi:,.0f} "
+                                   f"(90% interval), {at}."}
+        if np.isfinite(hi):
+            return {**out, "text": f"Labels saved against random sampling: at most {hi:,.0f}, {at}."}
+        n_audit = int(self.session.audit_mask.sum())
+        return {**out, "text": f"Labels saved against random sampling: not known yet (the learning curve of the "
+                               f"{n_audit} random audit labels cannot tell yet how many random labels this "
+                               "accuracy needs)"}
 
     def _curve(self, h):
         """The accuracy curve the dashboard shows: held-out test accuracy, else the audit estimate, with 95% bands."""
