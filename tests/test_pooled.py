@@ -210,7 +210,8 @@ def test_rbf_net_pool_rows_read_the_spreading_posterior_of_the_svc_model(moons):
 def test_rbf_net_same_seed_same_probabilities(moons):
     X, y, X_test, _ = moons
     lab = np.arange(0, 300, 15)
-    for kw in ({}, {"n_centres": 50}):  # exact, and the Nystrom centres drawn from random_state
+    # exact, the Nystrom centres drawn from random_state, and the logistic read-out (L-BFGS) on both
+    for kw in ({}, {"n_centres": 50}, {"readout": "logistic"}, {"readout": "logistic", "n_centres": 50}):
         a = _rbf_model(random_state=3, **kw).set_pool(X)
         b = clone(a)
         pa = a.fit(X[lab], y[lab]).predict_proba(X_test)
@@ -232,9 +233,11 @@ def test_rbf_net_nystrom_centres_stay_close_to_the_exact_network(moons):
     assert np.abs(small.predict_proba(X_test) - exact.predict_proba(X_test)).max() < 0.02
 
 
-def test_rbf_net_one_labeled_class_gives_probabilities_over_every_class(digits):
+@pytest.mark.parametrize("readout", ["ridge", "logistic"])
+def test_rbf_net_one_labeled_class_gives_probabilities_over_every_class(digits, readout):
     X = digits.X[:200]
-    model = PoolRBFNetClassifier(n_classes=10, embedding=None, scaling="global", cache_dir=None).set_pool(X)
+    model = PoolRBFNetClassifier(n_classes=10, embedding=None, scaling="global", cache_dir=None,
+                                 readout=readout).set_pool(X)
     model.fit(X[digits.y[:200] == 3][:3], np.full(3, 3))
     for rows in (digits.X[300:320], X[:20]):  # rows outside and inside the pool
         proba = model.predict_proba(rows)
@@ -258,6 +261,50 @@ def test_rbf_net_hard_targets_and_bad_settings(moons, monkeypatch):
         _rbf_model(targets="argmax").fit(X[:4], y[:4])
     with pytest.raises(ValueError, match="ridge"):
         _rbf_model(ridge=0).fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="readout must be 'ridge' or 'logistic'"):
+        _rbf_model(readout="svm").fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="logistic_steps"):
+        _rbf_model(readout="logistic", logistic_steps=-1).fit(X[:4], y[:4])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="no CUDA"):
         _rbf_model(device="cuda").set_pool(X).fit(X[lab], y[lab])
+
+
+def _readout_loss(model):
+    """The logistic read-out's objective, recomputed in numpy from the fitted network's weights."""
+    Z, T, w = model._train_Z.astype(np.float64), model._train_T, model._train_w
+    C = model.module_.anchors.numpy().astype(np.float64)
+    g = model.module_.gamma
+
+    def k(A, B):
+        return np.exp(-g * np.clip((A ** 2).sum(1)[:, None] - 2 * A @ B.T + (B ** 2).sum(1), 0, None))
+
+    a = model.module_.out.weight.detach().numpy().astype(np.float64).T
+    b = model.module_.out.bias.detach().numpy().astype(np.float64)
+    F = k(Z, C) @ a + b
+    logp = F - F.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    T = T / T.sum(1, keepdims=True)
+    return (-(w[:, None] * T * logp).sum() + 0.5 * model.ridge * (a * (k(C, C) @ a)).sum()) / w.sum()
+
+
+@pytest.mark.parametrize("n_centres", [2000, 60])
+def test_rbf_net_logistic_readout_lowers_the_cross_entropy_of_its_kernel_ridge_start(moons, n_centres):
+    X, y, X_test, y_test = moons
+    lab = _one_per_class(y)
+    start = _rbf_model(readout="logistic", logistic_steps=0, n_centres=n_centres).set_pool(X).fit(X[lab], y[lab])
+    ridge = _rbf_model(n_centres=n_centres).set_pool(X).fit(X[lab], y[lab])
+    # no steps: the kernel-ridge read-out, scaled into logits (the same arg-max), without bias
+    np.testing.assert_array_equal(start.predict(X_test), ridge.predict(X_test))
+    assert np.abs(start.module_.out.bias.detach().numpy()).max() == 0
+    fitted = _rbf_model(readout="logistic", n_centres=n_centres).set_pool(X).fit(X[lab], y[lab])
+    first, scaled, end = fitted.logistic_loss_
+    assert scaled <= first and start.logistic_loss_[2] == pytest.approx(scaled)
+    # the reported objective is the network's, and the steps lowered it well below the start
+    assert _readout_loss(fitted) == pytest.approx(end, rel=1e-3)
+    assert _readout_loss(start) == pytest.approx(scaled, rel=1e-3)
+    assert end < 0.9 * scaled, fitted.logistic_loss_
+    assert (fitted.predict(X_test) == y_test).mean() > 0.95
+    proba = fitted.predict_proba_inductive(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert proba.min() > 0  # a softmax, not clipped estimates
