@@ -98,6 +98,8 @@ OURS = {  # name: (model, strategy, initial)
     # the same spreading and queries; a torch RBF network (kernel ridge read-out on confidence-weighted soft
     # pseudo-labels, activelearn.pooled.PoolRBFNetClassifier) predicts
     "pooled-rbf": ("pooled-rbf", "auto", "cold_start"),
+    # the same network with a kernel logistic-regression read-out (warm-started from the kernel ridge one)
+    "pooled-klr": ("pooled-klr", "auto", "cold_start"),
 }
 PEERS = ["spreading+auto", "spreading+typiclust", "spreading+random", "spreading+margin", "lr+random", "lr+margin",
          "lr+badge", "mlp100+random", "mlp100+margin", "mlp100+badge"]
@@ -172,6 +174,12 @@ def _model(kind, dataset, seed):
 
         params = json.loads(os.environ.get("ACTIVELEARN_RBF_PARAMS", "{}"))  # development variants only
         return PoolRBFNetClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
+    if kind == "pooled-klr":
+        from activelearn.pooled import MAX_EMBEDDING_POOL, PoolRBFNetClassifier
+
+        return PoolRBFNetClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed,
+                                    readout="logistic", ridge=0.3, max_embedding_pool=MAX_EMBEDDING_POOL,
+                                    cache_dir="auto")
     return PoolSpreadingClassifier(n_classes=dataset.n_classes, embedding=None,
                                    scaling="feature" if dataset.kind == "table" else "global", random_state=seed)
 
