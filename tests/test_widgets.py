@@ -31,6 +31,13 @@ def stored(session):
     return [tuple(r) for r in session.labels()[["item_id", "label"]].values.tolist()]
 
 
+def press_true(widget, n, pressed):
+    """A person labels the next ``n`` blob items right, by key; each (item, class) goes to ``pressed``."""
+    for _ in range(n):
+        meant = true_label(widget.session.dataset, widget.item["id"])
+        press(widget, BLOB_KEY[meant], pressed, meant)
+
+
 def press(widget, key, pressed, meant):
     """A person presses ``key`` on the item shown, meaning class ``meant``; (item, meant) goes to ``pressed``."""
     shown = widget.item["id"]
@@ -710,9 +717,7 @@ def test_dashboard_charts_are_drawn_outside_the_kernel_process(session_factory, 
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
     pressed = []
-    for _ in range(12):
-        lab = true_label(s.dataset, w.item["id"])
-        press(w, BLOB_KEY[lab], pressed, lab)
+    press_true(w, 12, pressed)
     w.retrain_in_background().join()
     assert w.error == "" and drawn_here == []
     assert w.charts["labels"].startswith("<svg") and "accuracy (%)" in w.charts["labels"]
@@ -753,9 +758,7 @@ def test_background_work_runs_at_a_lower_priority_than_the_key_handler(session_f
     s.retrain = retrain_noting_priority
     s._background._retrain = retrain_noting_priority
     pressed = []
-    for _ in range(6):
-        lab = true_label(s.dataset, w.item["id"])
-        press(w, BLOB_KEY[lab], pressed, lab)
+    press_true(w, 6, pressed)
     w.retrain_in_background().join()
     here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert nice["retrain"] == min(19, here + 7)
@@ -767,9 +770,7 @@ def test_own_retrain_redraws_once_and_retrains_elsewhere_are_followed(session_fa
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
     pressed = []
-    for _ in range(6):
-        lab = true_label(s.dataset, w.item["id"])
-        press(w, BLOB_KEY[lab], pressed, lab)
+    press_true(w, 6, pressed)
     redraws, refresh = [], w._refresh_history
     w._refresh_history = lambda: (redraws.append(1), refresh())
     w.retrain_in_background().join()
