@@ -83,10 +83,21 @@ def fit_temperature(proba, y):
     if len(y) < MIN_CALIBRATION_ITEMS:
         return None
     logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0))
-    scaled = logp[None, :, :] / _TEMPERATURES[:, None, None]
+    # The log-loss is convex in 1 / temperature, so along the (monotone) grid it falls, then rises: every
+    # 8th temperature first, then every one around the best of those finds the grid's minimum at a fifth
+    # of the cost (a retrain calibrates while a person labels).
+    step = 8
+    coarse = np.unique(np.r_[np.arange(0, len(_TEMPERATURES), step), len(_TEMPERATURES) - 1])
+    best = int(coarse[np.argmin(_log_losses(logp, y, _TEMPERATURES[coarse]))])
+    fine = np.arange(max(0, best - step), min(len(_TEMPERATURES), best + step + 1))
+    return float(_TEMPERATURES[int(fine[np.argmin(_log_losses(logp, y, _TEMPERATURES[fine]))])])
+
+
+def _log_losses(logp, y, temperatures):
+    """Mean log-loss of ``softmax(logp / t)`` on labels ``y``, one value per temperature ``t``."""
+    scaled = logp[None, :, :] / temperatures[:, None, None]
     scaled -= scaled.max(axis=2, keepdims=True)
-    nll = -(scaled[:, np.arange(len(y)), y] - np.log(np.exp(scaled).sum(axis=2))).mean(axis=1)
-    return float(_TEMPERATURES[int(np.argmin(nll))])
+    return -(scaled[:, np.arange(len(y)), y] - np.log(np.exp(scaled).sum(axis=2))).mean(axis=1)
 
 
 @dataclass(frozen=True)

@@ -486,6 +486,20 @@ def test_simulated_labels_are_recorded_as_simulated_and_never_undone_by_the_pers
     assert s.undo()["item_id"] == item and s.undo() is None  # ada's own label only
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_temperature_search_finds_the_whole_grids_minimum(seed):
+    from activelearn._training import _TEMPERATURES, _log_losses, fit_temperature
+
+    rng = np.random.default_rng(seed)
+    n, k = 300, 4
+    sharpness = rng.uniform(0.2, 8.0)  # from underconfident to very overconfident
+    proba = rng.dirichlet(np.full(k, 1.0 / sharpness), n)
+    right = rng.random(n) < rng.uniform(0.3, 0.95)
+    y = np.where(right, proba.argmax(axis=1), rng.integers(0, k, n))
+    logp = np.log(np.clip(proba, 1e-12, 1.0))
+    assert fit_temperature(proba, y) == _TEMPERATURES[np.argmin(_log_losses(logp, y, _TEMPERATURES))]
+
+
 def test_offered_probabilities_are_calibrated_on_items_never_trained_on(digits):
     from activelearn._training import apply_temperature, fit_temperature
 

@@ -45,6 +45,26 @@ def test_pool_rows_get_the_posterior_and_other_rows_the_svc(digits, split):
     assert P_test.shape == (20, 10)
 
 
+def test_the_svc_answers_the_same_held_out_rows_once_and_other_rows_and_refits_afresh(digits, split, monkeypatch):
+    pool, test = split
+    lab = _labeled(digits, pool, per_class=2)
+    model = PoolSpreadingClassifier(n_classes=10, scaling="global", embedding=None).set_pool(digits.X[pool])
+    model.fit(digits.X[lab], digits.y[lab])
+    calls, real = [], model._svc_proba
+    monkeypatch.setattr(model, "_svc_proba", lambda svc, Z: calls.append(len(Z)) or real(svc, Z))
+    first = model.predict_proba_inductive(digits.X[test])
+    model.predict_proba_inductive(digits.X[test])[:] = 0  # a caller's change never reaches the next answer
+    again = model.predict_proba(digits.X[test])  # held-out rows: the same read-out, asked again
+    np.testing.assert_array_equal(again, first)
+    assert calls == [len(test)] and np.allclose(again.sum(axis=1), 1.0, atol=1e-5)
+    more = _labeled(digits, pool, per_class=6, seed=1)
+    refit = model.fit(digits.X[more], digits.y[more]).predict_proba_inductive(digits.X[test])
+    assert calls == [len(test)] * 2 and not np.allclose(refit, again)  # a new fit answers afresh
+    other = model.predict_proba_inductive(digits.X[test[:7]])
+    assert calls == [len(test)] * 2 + [7]
+    np.testing.assert_allclose(other, refit[:7], rtol=1e-6)
+
+
 def test_fit_is_repeatable_and_clones_share_the_pool_and_its_map(digits, split):
     pool, test = split
     lab = _labeled(digits, pool)
