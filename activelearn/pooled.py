@@ -33,7 +33,7 @@ torch is imported on the first ``fit``, never by importing this module.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .semi import PoolSpreadingClassifier, _flat32, pool_or_model_proba
+from .semi import PoolSpreadingClassifier
 
 __all__ = ["PoolRBFNetClassifier", "PoolTorchClassifier", "resolve_device", "MAX_EMBEDDING_POOL"]
 
@@ -252,22 +252,15 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
                 out[start:start + len(zb)] = torch.softmax(module(zb), dim=1).cpu().numpy()
         return out
 
-    def predict_proba_inductive(self, X):
-        """The network's softmax for every row, pool items included (see ``PoolSpreadingClassifier``)."""
-        if not hasattr(self, "module_"):
-            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
-        return self._net_proba(self.pool_.standardise(_flat32(X)))
+    _readout_attr = "module_"
 
-    def predict_proba(self, X):
-        """Pool rows: ``pool_proba_`` (see ``pool_proba``); every other row: the network's softmax."""
-        if not hasattr(self, "module_"):
-            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
-        return pool_or_model_proba(self.pool_, self.pool_proba_, X, self.n_classes, self._net_proba)
+    def _readout(self, Z):
+        """The network's softmax for standardised rows (``predict_proba_inductive``, other rows of ``predict_proba``)."""
+        return self._net_proba(Z)
 
     def predict_proba_net(self, X):
         """The network's probabilities for every row of ``X``, pool items included."""
-        if not hasattr(self, "module_"):
-            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
+        self._check_fitted()
         return self._net_proba(self.pool_.standardise(X))
 
     def predict_proba_mc(self, X, n_samples=20, random_state=0):
@@ -279,8 +272,7 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
         """
         import torch
 
-        if not hasattr(self, "module_"):
-            raise ValueError("PoolTorchClassifier is not fitted yet; call fit first.")
+        self._check_fitted()
         Z = self.pool_.standardise(X)
         module = self.module_
         device = next(module.parameters()).device
@@ -474,19 +466,11 @@ class PoolRBFNetClassifier(PoolSpreadingClassifier):
                 out[start:start + len(zb)] = p.cpu().numpy()
         return out
 
-    def _check_fitted(self):
-        if not hasattr(self, "module_"):
-            raise ValueError(f"{type(self).__name__} is not fitted yet; call fit first.")
+    _readout_attr = "module_"
 
-    def predict_proba_inductive(self, X):
-        """The network's probabilities for every row, pool items included: what the held-out set measures."""
-        self._check_fitted()
-        return self._net_proba(self.pool_.standardise(_flat32(X)))
-
-    def predict_proba(self, X):
-        """Spreading posterior for pool rows, the network's probabilities for every other row."""
-        self._check_fitted()
-        return pool_or_model_proba(self.pool_, self.pool_proba_, X, self.n_classes, self._net_proba)
+    def _readout(self, Z):
+        """The RBF network's probabilities for standardised rows (``predict_proba_inductive``, other rows)."""
+        return self._net_proba(Z)
 
     def predict_proba_mc(self, X, n_samples=20, random_state=0):
         """Disagreement samples for BALD: networks fitted on random 80% subsets of the training rows.

@@ -528,7 +528,6 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         self.n_pseudo_ = int((~labeled).sum())
 
         train = self._training_rows(P, labeled)
-        self._readout_memo = None
         self.svc_ = self._fit_svc(Z[train], pseudo[train])
         self._train_Z, self._train_y = Z[train], pseudo[train]
         return self
@@ -559,37 +558,47 @@ class PoolSpreadingClassifier(ClassifierMixin, BaseEstimator):
         out[:, svc.classes_] = e / e.sum(axis=1, keepdims=True)
         return out
 
-    def _readout_proba(self, Z):
-        """The SVC's probabilities for the standardised rows ``Z``, its last answer kept.
+    #: The attribute a fit sets on the read-out that predicts rows outside the pool.
+    _readout_attr = "svc_"
 
-        A retrain scores, calibrates and records the same held-out rows (three asks, one answer): the
-        rows' bytes are the key, so any other rows are computed afresh.
+    def _check_fitted(self):
+        if not hasattr(self, self._readout_attr):
+            raise ValueError(f"{type(self).__name__} is not fitted yet; call fit first.")
+
+    def _readout(self, Z):
+        """The read-out's probabilities for standardised rows ``Z``: here the softmax of the SVC's decision values."""
+        return self._svc_proba(self.svc_, Z)
+
+    def _readout_proba(self, Z):
+        """:meth:`_readout` for the standardised rows ``Z``, its last answer kept.
+
+        A retrain scores, calibrates and records the same held-out rows (three asks, one answer). The key is
+        the fitted read-out itself (held, so never confused with a later fit's) and the rows' bytes, so a
+        refit or any other rows are computed afresh.
         """
         Z = np.ascontiguousarray(Z)
+        readout = getattr(self, self._readout_attr)
         key = (Z.shape, Z.dtype.str, hashlib.blake2b(Z.view(np.uint8), digest_size=16).digest())
         memo = getattr(self, "_readout_memo", None)
-        if memo is not None and memo[0] == key:
-            return memo[1].copy()
-        out = self._svc_proba(self.svc_, Z)
-        self._readout_memo = (key, out)
+        if memo is not None and memo[0] is readout and memo[1] == key:
+            return memo[2].copy()
+        out = self._readout(Z)
+        self._readout_memo = (readout, key, out)
         return out.copy()
 
     def predict_proba_inductive(self, X):
-        """The SVC's probabilities for every row, pool items included: what the held-out set measures.
+        """The read-out's probabilities for every row, pool items included: what the held-out set measures.
 
         The posterior of :meth:`predict_proba` ranks the pool; a probability shown to a person comes from
         this predictor, the one whose accuracy and calibration were measured on items it never saw.
         """
-        if not hasattr(self, "svc_"):
-            raise ValueError("PoolSpreadingClassifier is not fitted yet; call fit first.")
+        self._check_fitted()
         return self._readout_proba(self.pool_.standardise(_flat32(X)))
 
     def predict_proba(self, X):
-        """Spreading posterior for pool rows, softmax of the SVC's decision values for other rows."""
-        if not hasattr(self, "svc_"):
-            raise ValueError("PoolSpreadingClassifier is not fitted yet; call fit first.")
-        return pool_or_model_proba(self.pool_, self.pool_proba_, X, self.n_classes,
-                                   self._readout_proba)
+        """Spreading posterior for pool rows, the read-out's probabilities (:meth:`_readout`) for other rows."""
+        self._check_fitted()
+        return pool_or_model_proba(self.pool_, self.pool_proba_, X, self.n_classes, self._readout_proba)
 
     def predict(self, X):
         return self.predict_proba(X).argmax(axis=1)

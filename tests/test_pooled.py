@@ -194,6 +194,19 @@ def test_rbf_net_learns_from_the_pool_and_predicts_held_out_rows_with_torch(moon
     np.testing.assert_array_equal(pooled.predict_proba(X_test), pooled.predict_proba_inductive(X_test))
 
 
+def test_rbf_net_answers_the_same_held_out_rows_once_and_a_refit_afresh(moons, monkeypatch):
+    X, y, X_test, _ = moons
+    net = _rbf_model(device="cpu").set_pool(X).fit(X[_one_per_class(y)], y[_one_per_class(y)])
+    calls, real = [], net._net_proba
+    monkeypatch.setattr(net, "_net_proba", lambda Z: calls.append(len(Z)) or real(Z))
+    first = net.predict_proba_inductive(X_test)
+    np.testing.assert_array_equal(net.predict_proba(X_test), first)  # scoring, calibration: one network pass
+    assert calls == [len(X_test)]
+    lab = np.arange(0, 300, 10)
+    net.fit(X[lab], 1 - y[lab])  # the moons' names swapped: every answer changes
+    assert not np.allclose(net.predict_proba_inductive(X_test), first) and calls == [len(X_test)] * 2
+
+
 def test_rbf_net_pool_rows_read_the_spreading_posterior_of_the_svc_model(moons):
     X, y, X_test, _ = moons
     lab = np.arange(0, 300, 25)
