@@ -69,22 +69,31 @@ def jupyter_lab(root, app="lab", notebook=None):
                f"--{'LabApp' if app == 'lab' else 'JupyterNotebookApp'}.expose_app_in_browser=True"]
         if app == "lab":
             cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log = open(Path(root) / f"{app}.log", "w")
+    probe = (lambda url: socket.create_connection(("127.0.0.1", port), timeout=2).close()) if app == "voila" \
+        else (lambda url: urllib.request.urlopen(url + "/api/status", timeout=2))  # voila's "/" would run it
+    with serve(cmd, root, env, port, f"{app}.log", probe, app, timeout=90, poll=0.5) as url:
+        yield url
+
+
+@contextmanager
+def serve(cmd, root, env, port, log_name, probe, what, timeout, poll):
+    """Start ``cmd`` in its own process group (output to ``root/log_name``), wait until ``probe(url)`` stops
+    raising OSError, yield the URL, stop the group at the end. A server that exits or is not up within
+    ``timeout`` seconds raises with the end of its log."""
+    log_path = Path(root) / log_name
+    log = open(log_path, "w")
     proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + timeout
         while True:
             try:
-                if app == "voila":  # its "/" would run the notebook: only see that the port answers
-                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
-                else:
-                    urllib.request.urlopen(url + "/api/status", timeout=2)
+                probe(url)
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"{app} did not start:\n" + Path(root, f"{app}.log").read_text()[-3000:])
-                time.sleep(0.5)
+                    raise RuntimeError(f"{what} did not start:\n" + log_path.read_text()[-3000:])
+                time.sleep(poll)
         yield url
     finally:
         stop_process_group(proc, log)

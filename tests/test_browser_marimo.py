@@ -11,9 +11,7 @@ shows (sklearn's digits target for the item id on screen), and the store file mu
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
-import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import skip_or_fail
-from jupyter_harness import _free_port, browser_unavailable_reason, chromium_page, stop_process_group
+from jupyter_harness import _free_port, browser_unavailable_reason, chromium_page, serve
 from test_browser import screenshot_folder, store_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -56,23 +54,9 @@ def marimo_run(root, app):
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
     cmd = [sys.executable, "-m", "marimo", "run", str(app), "--headless", "--host", "127.0.0.1", "--port", str(port),
            "--no-token", "--no-sandbox"]
-    log_path = Path(root) / "marimo.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("marimo run did not start:\n" + log_path.read_text()[-3000:])
-                time.sleep(0.3)
+    with serve(cmd, root, env, port, "marimo.log", lambda url: urllib.request.urlopen(url + "/health", timeout=2),
+               "marimo run", timeout=60, poll=0.3) as url:
         yield url
-    finally:
-        stop_process_group(proc, log)
 
 
 def shown_item(page):
