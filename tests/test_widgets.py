@@ -619,6 +619,35 @@ def test_review_mode_replaces_keeps_and_undoes_doubtful_labels(session_factory, 
     assert len(stored(s)) == before + 1
     w.close()
 
+def test_review_done_stays_on_screen_when_the_last_replacement_starts_a_retrain(session_factory, blobs):
+    # The last suspect's replacement ends the review and starts a retrain: its "Training…" and "Model v… trained"
+    # must not wipe the "Review done" notice the person has not acted on yet (it did, in a browser, when no
+    # retrain was running at that moment).
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0, poll_seconds=0)
+    pressed = []
+    for k in range(30):
+        meant = true_label(blobs, w.item["id"])
+        if k in (4, 16):
+            meant = BLOB_CLASSES[(BLOB_CLASSES.index(meant) + 1) % 3]
+        press(w, BLOB_KEY[meant], pressed, meant)
+    w.handle_key("r")
+    assert wait_for(lambda: w.review.get("id"))
+    while w.mode == "review" and w.review.get("id"):
+        w.wait_for_training()  # no retrain running: each replacement starts one, the last one included
+        r = w.review
+        other = next(c for c in BLOB_CLASSES if c != r["label"])
+        assert w.handle_key(BLOB_KEY[other], item_id=r["id"]) is True
+    assert w.mode == "label" and "Review done" in w.status
+    w.wait_for_training()
+    assert s.model_version >= 1 and not w.training
+    assert "Review done" in w.status, w.status  # the notice outlived the retrain it started
+    meant = true_label(blobs, w.item["id"])
+    press(w, BLOB_KEY[meant], pressed, meant)  # the next label clears it
+    assert "Review done" not in w.status
+    w.close()
+
+
 
 def test_dashboard_shows_the_stopping_advice_and_the_labels_saved_against_random(session_factory, blobs):
     s = session_factory(audit_share=0.5, batch_size=5)

@@ -961,7 +961,8 @@ class LabelingWidget(anywidget.AnyWidget):
             if self.chart_worker:
                 start_chart_worker()  # its imports run while the model trains, not when the charts are due
             self.training = True
-            self._say(f"Training on {s.n_labels} labels…", notice=False)
+            if not self._notice:  # a notice the person has not acted on yet stays ("Review done", …)
+                self._say(f"Training on {s.n_labels} labels…", notice=False)
             thread = s.retrain_in_background(on_done=self._trained)
             self._own_retrain = thread  # its end redraws the dashboard in _trained: the follower need not
             if thread is None:
@@ -978,14 +979,17 @@ class LabelingWidget(anywidget.AnyWidget):
         # Called from the worker thread: only widget values change here (never display).
         if error is not None:
             self.error = "Retraining failed; the previous model is kept and no label is lost."
-            self._say("", notice=False)
+            with self._lock:
+                if not self._notice:
+                    self._say("", notice=False)
         else:
             self.error = ""
             acc = row["accuracy"]
-            if not self._notice:  # a notice the person has not acted on yet stays (the dashboard shows the model)
-                self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
-                          f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
-                          notice=False)
+            with self._lock:  # checked and said at once: a notice said meanwhile is not overwritten
+                if not self._notice:  # a notice the person has not acted on yet stays (the dashboard shows the model)
+                    self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
+                              f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
+                              notice=False)
             with self._dash_lock:  # not the widget's lock: a key press meanwhile never waits for the redraw
                 self._refresh_history()
         self.training = False
