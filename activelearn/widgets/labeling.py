@@ -524,8 +524,8 @@ class LabelingWidget(anywidget.AnyWidget):
             self.error = ""
             if self._notice:
                 self._say("", notice=False)
+            self._advance()  # the next item's message goes first: it is what the person waits for
             self._stored(current, title, label)
-            self._advance()
             self.latencies.append(time.perf_counter() - start)
         self._ahead.set()
         self._maybe_retrain()
@@ -914,6 +914,10 @@ class LabelingWidget(anywidget.AnyWidget):
     def _show(self, item_id, info):
         """Set every value the view needs for ``item_id`` and start its label's timer."""
         s = self.session
+        item = _item_payload(s.dataset, item_id)
+        long_text = item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and s.dataset.texts is not None
+        if not long_text:
+            self.item = item  # first: what the person waits for; the rest follows within the same handler
         info = {"guesses": [], "score": None, "score_name": None, "source": "strategy", "rank": None,
                 "queue": None, **info}
         if not info["guesses"] and s.model is not None:  # the model's guess, without an uncalibrated number
@@ -922,9 +926,7 @@ class LabelingWidget(anywidget.AnyWidget):
         info["calibrated"] = bool(info["guesses"]) and all(p is not None for _, p in info["guesses"])
         info["why"] = why_text(info["strategy"], info["source"], info["score"], info["score_name"],
                                info["guesses"], info["model_version"], info["rank"], info["queue"])
-        item = _item_payload(s.dataset, item_id)
-        if item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and info["guesses"] \
-                and s.dataset.texts is not None:
+        if long_text and info["guesses"]:  # the passage most like the guessed class's texts, marked
             guess = info["guesses"][0][0]
             examples = s.examples_of(guess)
             same = s.dataset.positions(examples) if examples else []
@@ -932,7 +934,8 @@ class LabelingWidget(anywidget.AnyWidget):
                 span = focus_passage(item["text"], [s.dataset.texts[p] for p in same])
                 if span is not None:
                     item.update(focus=span, focus_reason=f"most like the texts labeled {guess!r}")
-        self.item = item  # first: what the person waits for; the rest follows within the same handler
+        if long_text:
+            self.item = item
         self.info = info
         self._set_progress()
         s.record_shown(item_id)
