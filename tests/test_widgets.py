@@ -106,6 +106,44 @@ def test_number_key_labels_current_item_durably(widget):
     assert stored(again) == pressed  # durably: a fresh session reads them back
 
 
+class _RecordingComm:
+    """Stands in for the front end's comm: keeps the state keys of each update message, in order."""
+
+    kernel = "a kernel"
+    comm_id = "recording"
+
+    def __init__(self):
+        self.updates = []
+
+    def send(self, data=None, metadata=None, buffers=None):
+        if isinstance(data, dict) and data.get("method") == "update":
+            self.updates.append(set(data["state"]))
+
+    def on_msg(self, callback):
+        pass
+
+    def close(self, *args, **kwargs):
+        pass
+
+
+def test_after_a_label_the_next_item_is_the_first_message_sent(widget):
+    # What the person waits for after a key press is the next item: its message leaves the kernel before the
+    # confirmation, the strip of recent labels, the reasons and the progress.
+    comm = _RecordingComm()
+    widget.comm = comm
+    try:
+        for _ in range(3):
+            shown = widget.item["id"]
+            comm.updates.clear()
+            assert widget.handle_key(BLOB_KEY[true_label(widget.session.dataset, shown)], item_id=shown)
+            assert widget.item["id"] != shown
+            sent = [k for update in comm.updates for k in sorted(update)]
+            assert sent[0] == "item", sent
+            assert {"confirm", "recent", "info", "progress"} <= set(sent), sent  # the rest follows in the handler
+    finally:
+        widget.comm = None
+
+
 def test_button_click_and_skip_and_undo(widget):
     s = widget.session
     a = widget.item["id"]
