@@ -10,6 +10,7 @@ krr        PoolRBFNetClassifier(readout="ridge"): kernel ridge regression on the
 klr...     PoolRBFNetClassifier(readout="logistic", ridge=..., logistic_steps=...): kernel logistic
            regression, L-BFGS from the kernel-ridge read-out.
 blend...   PoolRBFNetClassifier(readout="blend", ridge=...): the mean of the two read-outs' probabilities.
+..._int... the same with intercept=True: kernel ridge with an unpenalised per-class intercept.
 
 ``--variants krr,blend`` runs a subset (the SVC always runs).
 
@@ -63,7 +64,8 @@ def main(argv=None):
     parser.add_argument("--seed-start", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--cache-dir", default="auto", help="the pool preparation's cache (as the models' cache_dir)")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="read-outs to run besides the SVC, comma-separated")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="read-outs to run besides the SVC, comma-separated")
     parser.add_argument("--out-dir", default=str(Path(__file__).parent / "out"))
     args = parser.parse_args(argv)
     if args.seed_start + args.seeds > 100:

@@ -368,7 +368,8 @@ def test_rbf_net_nystrom_intercept_solves_its_normal_equations(moons):
     C = model.module_.anchors.numpy().astype(np.float64)
 
     def k(A, B):
-        return np.exp(-model.module_.gamma * np.clip((A ** 2).sum(1)[:, None] - 2 * A @ B.T + (B ** 2).sum(1), 0, None))
+        d2 = (A ** 2).sum(1)[:, None] - 2 * A @ B.T + (B ** 2).sum(1)
+        return np.exp(-model.module_.gamma * np.clip(d2, 0, None))
 
     a = model.module_.out.weight.detach().numpy().astype(np.float64).T
     b = model.module_.out.bias.detach().numpy().astype(np.float64)
@@ -383,7 +384,8 @@ def test_rbf_net_intercept_predicts_the_class_shares_far_from_the_data(moons):
     lab = _one_per_class(y)
     far = np.array([[40.0, -40.0]], dtype=np.float32)  # no hidden unit is active there
     plain = _rbf_model(targets="hard").set_pool(X).fit(X[lab], y[lab]).predict_proba_inductive(far)[0]
-    shifted = _rbf_model(targets="hard", intercept=True).set_pool(X).fit(X[lab], y[lab]).predict_proba_inductive(far)[0]
+    shifted = _rbf_model(targets="hard", intercept=True).set_pool(X).fit(X[lab], y[lab])
+    shifted = shifted.predict_proba_inductive(far)[0]
     np.testing.assert_allclose(plain, 0.5, atol=1e-3)  # without an intercept: every estimate 0, clipped: uniform
     # with one: the fitted constant, an estimate of the mean target, so the larger class (4:1 in the pool) leads
     assert shifted[0] > shifted[1] + 0.1, shifted
