@@ -379,7 +379,7 @@ def test_rbf_net_nystrom_intercept_solves_its_normal_equations(moons):
     np.testing.assert_allclose(R.sum(axis=0), 0.0, atol=1e-3 * w.sum())  # the intercept's equation
 
 
-def test_rbf_net_intercept_predicts_the_class_shares_far_from_the_data(moons):
+def test_rbf_net_intercept_leans_to_the_larger_class_far_from_the_data(moons):
     X, y = _imbalanced_moons(moons)
     lab = _one_per_class(y)
     far = np.array([[40.0, -40.0]], dtype=np.float32)  # no hidden unit is active there
