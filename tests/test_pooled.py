@@ -224,7 +224,8 @@ def test_rbf_net_same_seed_same_probabilities(moons):
     X, y, X_test, _ = moons
     lab = np.arange(0, 300, 15)
     # exact, the Nystrom centres drawn from random_state, and the logistic read-out (L-BFGS) on both
-    for kw in ({}, {"n_centres": 50}, {"readout": "logistic"}, {"readout": "logistic", "n_centres": 50}):
+    for kw in ({}, {"n_centres": 50}, {"readout": "logistic"}, {"readout": "logistic", "n_centres": 50},
+               {"readout": "blend"}, {"readout": "blend", "intercept": True, "n_centres": 50}):
         a = _rbf_model(random_state=3, **kw).set_pool(X)
         b = clone(a)
         pa = a.fit(X[lab], y[lab]).predict_proba(X_test)
@@ -246,7 +247,7 @@ def test_rbf_net_nystrom_centres_stay_close_to_the_exact_network(moons):
     assert np.abs(small.predict_proba(X_test) - exact.predict_proba(X_test)).max() < 0.02
 
 
-@pytest.mark.parametrize("readout", ["ridge", "logistic"])
+@pytest.mark.parametrize("readout", ["ridge", "logistic", "blend"])
 def test_rbf_net_one_labeled_class_gives_probabilities_over_every_class(digits, readout):
     X = digits.X[:200]
     model = PoolRBFNetClassifier(n_classes=10, embedding=None, scaling="global", cache_dir=None,
@@ -274,8 +275,10 @@ def test_rbf_net_hard_targets_and_bad_settings(moons, monkeypatch):
         _rbf_model(targets="argmax").fit(X[:4], y[:4])
     with pytest.raises(ValueError, match="ridge"):
         _rbf_model(ridge=0).fit(X[:4], y[:4])
-    with pytest.raises(ValueError, match="readout must be 'ridge' or 'logistic'"):
+    with pytest.raises(ValueError, match="readout must be 'ridge', 'logistic' or 'blend'"):
         _rbf_model(readout="svm").fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="intercept must be True or False"):
+        _rbf_model(intercept="yes").fit(X[:4], y[:4])
     with pytest.raises(ValueError, match="logistic_steps"):
         _rbf_model(readout="logistic", logistic_steps=-1).fit(X[:4], y[:4])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -321,3 +324,69 @@ def test_rbf_net_logistic_readout_lowers_the_cross_entropy_of_its_kernel_ridge_s
     proba = fitted.predict_proba_inductive(X_test)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     assert proba.min() > 0  # a softmax, not clipped estimates
+
+
+@pytest.mark.parametrize("kw", [{}, {"n_centres": 60}, {"intercept": True}])
+def test_rbf_net_blend_is_the_mean_of_the_ridge_and_the_logistic_readouts(moons, kw):
+    X, y, X_test, _ = moons
+    lab = np.arange(0, 300, 30)
+    fitted = {r: _rbf_model(readout=r, **kw).set_pool(X).fit(X[lab], y[lab]) for r in ("ridge", "logistic", "blend")}
+    proba = {r: m.predict_proba_inductive(X_test) for r, m in fitted.items()}
+    np.testing.assert_allclose(proba["blend"], 0.5 * (proba["ridge"] + proba["logistic"]), atol=1e-6)
+    assert np.abs(proba["ridge"] - proba["logistic"]).max() > 0.05  # two different read-outs were averaged
+    np.testing.assert_allclose(proba["blend"].sum(axis=1), 1.0, atol=1e-5)
+    assert fitted["blend"].logistic_loss_ == pytest.approx(fitted["logistic"].logistic_loss_)
+
+
+def _imbalanced_moons(moons):
+    X, y = moons[0], moons[1]
+    keep = np.flatnonzero((y == 0) | (np.arange(len(y)) % 4 == 0))  # a quarter of moon 1: class shares ~4:1
+    return X[keep], y[keep]
+
+
+def test_rbf_net_intercept_solves_the_weighted_least_squares_svm_system(moons):
+    X, y = _imbalanced_moons(moons)
+    lab = _one_per_class(y)
+    model = _rbf_model(intercept=True, ridge=0.5).set_pool(X).fit(X[lab], y[lab])
+    Z, T, w = (np.asarray(v, dtype=np.float64) for v in (model._train_Z, model._train_T, model._train_w))
+    C = model.module_.anchors.numpy().astype(np.float64)
+    K = np.exp(-model.module_.gamma * np.clip((Z ** 2).sum(1)[:, None] - 2 * Z @ C.T + (C ** 2).sum(1), 0, None))
+    n = len(Z)
+    system = np.block([[K + np.diag(0.5 / w), np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    expected = np.linalg.solve(system, np.vstack([T, np.zeros((1, T.shape[1]))]))
+    a = model.module_.out.weight.detach().numpy().T
+    b = model.module_.out.bias.detach().numpy()
+    np.testing.assert_allclose(b, expected[-1], atol=2e-3)
+    np.testing.assert_allclose(K @ a + b, K @ expected[:-1] + expected[-1], atol=2e-3)
+
+
+def test_rbf_net_nystrom_intercept_solves_its_normal_equations(moons):
+    X, y = _imbalanced_moons(moons)
+    lab = _one_per_class(y)
+    model = _rbf_model(intercept=True, ridge=0.5, n_centres=40).set_pool(X).fit(X[lab], y[lab])
+    Z, T, w = (np.asarray(v, dtype=np.float64) for v in (model._train_Z, model._train_T, model._train_w))
+    C = model.module_.anchors.numpy().astype(np.float64)
+
+    def k(A, B):
+        d2 = (A ** 2).sum(1)[:, None] - 2 * A @ B.T + (B ** 2).sum(1)
+        return np.exp(-model.module_.gamma * np.clip(d2, 0, None))
+
+    a = model.module_.out.weight.detach().numpy().astype(np.float64).T
+    b = model.module_.out.bias.detach().numpy().astype(np.float64)
+    R = w[:, None] * (k(Z, C) @ a + b - T)  # weighted residuals
+    grad_a = k(Z, C).T @ R + 0.5 * k(C, C) @ a
+    assert np.abs(grad_a).max() < 1e-3 * np.abs(k(Z, C).T @ (w[:, None] * T)).max()
+    np.testing.assert_allclose(R.sum(axis=0), 0.0, atol=1e-3 * w.sum())  # the intercept's equation
+
+
+def test_rbf_net_intercept_leans_to_the_larger_class_far_from_the_data(moons):
+    X, y = _imbalanced_moons(moons)
+    lab = _one_per_class(y)
+    far = np.array([[40.0, -40.0]], dtype=np.float32)  # no hidden unit is active there
+    plain = _rbf_model(targets="hard").set_pool(X).fit(X[lab], y[lab]).predict_proba_inductive(far)[0]
+    shifted = _rbf_model(targets="hard", intercept=True).set_pool(X).fit(X[lab], y[lab])
+    shifted = shifted.predict_proba_inductive(far)[0]
+    np.testing.assert_allclose(plain, 0.5, atol=1e-3)  # without an intercept: every estimate 0, clipped: uniform
+    # with one: the fitted constant, an estimate of the mean target, so the larger class (4:1 in the pool) leads
+    assert shifted[0] > shifted[1] + 0.1, shifted
+    np.testing.assert_allclose(shifted.sum(), 1.0, atol=1e-5)
