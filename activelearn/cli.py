@@ -163,7 +163,8 @@ def build_parser():
                    help="random: each seed's first labels are random and shared by all strategies (default); "
                         "cold_start: each strategy picks them with its cold start (TypiClust; random stays random)")
     p.add_argument("--model", choices=["default", "mlp"], default="default",
-                   help="default: semi-supervised PoolSpreadingClassifier up to 20,000 items, else torch; "
+                   help="default: label spreading over the pool, then a torch RBF network on the labels and the "
+                        "pool's pseudo-labels (PoolRBFNetClassifier), up to 200,000 items, else a torch MLP/CNN; "
                         "mlp: the torch MLP/CNN, labels only")
     p.add_argument("--successor", choices=["none", "lr", "mlp"], default="none",
                    help="transfer check: also train this model (lr: logistic regression; mlp: the torch MLP/CNN) on "

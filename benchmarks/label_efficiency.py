@@ -36,6 +36,8 @@ pooled-rbf         activelearn.pooled.PoolRBFNetClassifier with "auto": the same
                    RBF network (Gaussian units on the training rows, read-out solved as kernel ridge regression on
                    the labels + confidence-weighted soft pseudo-labels) predicts (``ACTIVELEARN_RBF_PARAMS``:
                    development variants only).
+pooled-rbf-int     the same with ``intercept=True``: kernel ridge with an unpenalised per-class intercept (the
+                   least-squares SVM's system); far from the data the estimates shrink to a fitted constant.
 peers              scikit-activeml 1.0.1 strategies with scikit-learn models (see ``peers.py``);
                    ``spreading+auto`` is the matched peer (TypiClust to 5 labels/class, then margin).
 
@@ -100,6 +102,8 @@ OURS = {  # name: (model, strategy, initial)
     "pooled-rbf": ("pooled-rbf", "auto", "cold_start"),
     # the same network with a kernel logistic-regression read-out (warm-started from the kernel ridge one)
     "pooled-klr": ("pooled-klr", "auto", "cold_start"),
+    # kernel ridge with an unpenalised per-class intercept (the least-squares SVM system)
+    "pooled-rbf-int": ("pooled-rbf-int", "auto", "cold_start"),
 }
 PEERS = ["spreading+auto", "spreading+typiclust", "spreading+random", "spreading+margin", "lr+random", "lr+margin",
          "lr+badge", "mlp100+random", "mlp100+margin", "mlp100+badge"]
@@ -174,6 +178,11 @@ def _model(kind, dataset, seed):
 
         params = json.loads(os.environ.get("ACTIVELEARN_RBF_PARAMS", "{}"))  # development variants only
         return PoolRBFNetClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, **params)
+    if kind == "pooled-rbf-int":
+        from activelearn.pooled import MAX_EMBEDDING_POOL, PoolRBFNetClassifier
+
+        return PoolRBFNetClassifier(n_classes=dataset.n_classes, scaling=scaling, random_state=seed, intercept=True,
+                                    max_embedding_pool=MAX_EMBEDDING_POOL, cache_dir="auto")
     if kind == "pooled-klr":
         from activelearn.pooled import MAX_EMBEDDING_POOL, PoolRBFNetClassifier
 

@@ -1,3 +1,4 @@
+import activelearn as al
 import numpy as np
 import pytest
 import torch
@@ -94,10 +95,12 @@ def test_epochs_follow_a_step_budget():
 def test_default_model_kinds(digits):
     from activelearn import from_arrays
 
-    from activelearn.semi import MAX_SEMI_POOL, PoolSpreadingClassifier
+    from activelearn.pooled import PoolRBFNetClassifier
+    from activelearn.semi import MAX_SEMI_POOL
 
-    assert isinstance(default_model(digits), PoolSpreadingClassifier)  # small pools: semi-supervised
-    assert default_model(digits).scaling == "global"  # pixels share one unit
+    small = default_model(digits)
+    assert type(small) is PoolRBFNetClassifier and small.intercept is True  # small pools: pool-aware torch network
+    assert small.scaling == "global" and small.device == "auto"  # pixels share one unit
     big = from_arrays(np.zeros((MAX_SEMI_POOL + 1, 4), dtype=np.float32), classes=["a", "b"])
     assert isinstance(default_model(big), TorchClassifier) and default_model(big).module.__name__ == "MLPModule"
     assert isinstance(default_torch_model(digits), TorchClassifier)
@@ -258,3 +261,26 @@ def test_a_skorch_net_with_other_classes_or_no_classifier_is_refused(digits):
         as_classifier(NeuralNetRegressor(_plain_module()), digits)
     with pytest.raises(InvalidDataError, match="n_classes=3 but the dataset has 10"):
         as_classifier(make_mlp(64, 3), digits)
+
+
+def test_the_default_model_is_a_seeded_torch_network_that_learns_from_the_pool(blobs):
+    import torch
+
+    from activelearn.pooled import PoolRBFNetClassifier
+
+    def run(seed):
+        s = al.Session(blobs, store=":memory:", random_state=seed, batch_size=6, prepare="wait")
+        for item in s.next_batch(6):
+            s.label(item, blobs.class_names[blobs.y[blobs.position(item)]])
+        s.retrain()
+        return s
+
+    a, b = run(0), run(0)
+    assert type(a.model) is PoolRBFNetClassifier and isinstance(a.model.module_, torch.nn.Module)
+    assert a.model.device_ == "cpu" or a.model.device_.startswith("cuda")
+    assert a.model.n_pseudo_ > 0  # it trained on the pool's pseudo-labels, not on the six labels alone
+    test = np.flatnonzero(a.test_mask)
+    pa = a.model.predict_proba_inductive(blobs.X[test])
+    np.testing.assert_array_equal(pa, b.model.predict_proba_inductive(blobs.X[test]))  # seeded: the same network
+    assert pa.shape == (len(test), blobs.n_classes)
+    assert (pa.argmax(axis=1) == blobs.y[test]).mean() > 0.9
