@@ -8,9 +8,9 @@ on 2,000 held-out items of the same distribution.
 
 Per size it prints and writes (``benchmarks/out/pool_scale.json``): the time to build the feature graph
 (exact up to 20,000 items, pynndescent above), the t-SNE map (scikit-learn up to 5,000 items, openTSNE
-above, up to ``--max-embedding``) and its graph, the retrain of the spreading + SVC model, of the spreading + torch
-RBF network (``PoolRBFNetClassifier``) and of the spreading + torch MLP (``PoolTorchClassifier``) on the prepared
-pool, scoring the pool, and the peak resident memory.
+above, up to ``--max-embedding``) and its graph, the retrain of the spreading + torch RBF network
+(``PoolRBFNetClassifier(intercept=True)``, the default), of the earlier default (spreading + SVC) and of the
+spreading + torch MLP (``PoolTorchClassifier``) on the prepared pool, scoring the pool, and the peak resident memory.
 """
 
 import argparse
@@ -49,7 +49,8 @@ def measure(pool_path, n_items, threads, max_embedding):
     out["has_map"] = any(k.startswith("tsne") for k in timings)
     svc_model = PoolSpreadingClassifier(n_classes=10, max_embedding_pool=max_embedding)
     svc_model._pool = torch_model._pool
-    rbf_model = PoolRBFNetClassifier(n_classes=10, max_embedding_pool=max_embedding, cache_dir=None)
+    rbf_model = PoolRBFNetClassifier(n_classes=10, max_embedding_pool=max_embedding, cache_dir=None,
+                                     intercept=True)  # as default_model builds it
     rbf_model._pool = torch_model._pool
     rng = np.random.default_rng(0)
     lab = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in range(10)])

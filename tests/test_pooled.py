@@ -247,11 +247,12 @@ def test_rbf_net_nystrom_centres_stay_close_to_the_exact_network(moons):
     assert np.abs(small.predict_proba(X_test) - exact.predict_proba(X_test)).max() < 0.02
 
 
-@pytest.mark.parametrize("readout", ["ridge", "logistic", "blend"])
-def test_rbf_net_one_labeled_class_gives_probabilities_over_every_class(digits, readout):
+@pytest.mark.parametrize("readout, intercept", [("ridge", True), ("ridge", False), ("logistic", False),
+                                                ("blend", False)])  # ridge with intercept: the default's
+def test_rbf_net_one_labeled_class_gives_probabilities_over_every_class(digits, readout, intercept):
     X = digits.X[:200]
     model = PoolRBFNetClassifier(n_classes=10, embedding=None, scaling="global", cache_dir=None,
-                                 readout=readout).set_pool(X)
+                                 readout=readout, intercept=intercept).set_pool(X)
     model.fit(X[digits.y[:200] == 3][:3], np.full(3, 3))
     for rows in (digits.X[300:320], X[:20]):  # rows outside and inside the pool
         proba = model.predict_proba(rows)
