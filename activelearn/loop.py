@@ -42,6 +42,19 @@ def _check_positive_int(name, value):
     return int(value)
 
 
+#: Seconds the warm-up waits for the first item to be handed out before it runs anyway.
+WARM_UP_WAIT = 10.0
+
+
+def _warm_up_after_first_item(warm_up, handed_out):
+    """Run a model's ``warm_up`` (e.g. torch's import) once the first item is out, or after :data:`WARM_UP_WAIT`."""
+    handed_out.wait(WARM_UP_WAIT)
+    try:
+        warm_up()
+    except Exception:  # noqa: BLE001 - the first fit does the same work and reports any error
+        pass
+
+
 class Session:
     """An active-learning labeling session backed by a durable store.
 
@@ -171,6 +184,11 @@ class Session:
             self._preparing = threading.Thread(target=self._prepare_pool, daemon=True,
                                                name="activelearn-prepare-pool")
             self._preparing.start()
+        self._handed_out = threading.Event()  # set once the first item is handed out (next_batch / next_offer)
+        warm_up = getattr(self.model_template, "warm_up", None)
+        if background and callable(warm_up):  # e.g. torch's import: while the person reads the first item
+            threading.Thread(target=_warm_up_after_first_item, args=(warm_up, self._handed_out), daemon=True,
+                             name="activelearn-warm-up").start()
         self._fitted, self.last_error, self.callbacks = None, None, []
         self._lock, self._queue_lock, self._train_lock = threading.RLock(), threading.Lock(), threading.Lock()
         self._class_index = {name: i for i, name in enumerate(dataset.class_names)}
@@ -322,6 +340,7 @@ class Session:
         now = time.monotonic()
         for item_id in batch:
             self._shown_at.setdefault(item_id, now)
+        self._handed_out.set()
         return batch
 
     def rank_ahead(self):
@@ -382,7 +401,9 @@ class Session:
             why = dict(source="published" if q.strategy == "published" else "strategy", strategy=q.strategy,
                        model_version=q.model_version, queue=len(q.item_ids),
                        rank=q.item_ids.index(item_id) + 1 if item_id in q.item_ids else None)
-        return make_offer(item_id, why, self._fitted, self.dataset, cache=self._offer_cache)
+        offer = make_offer(item_id, why, self._fitted, self.dataset, cache=self._offer_cache)
+        self._handed_out.set()
+        return offer
 
     def record_shown(self, item_id, model_version=None):
         """Note that ``item_id`` is shown to the annotator now (starts the timer of its label)."""

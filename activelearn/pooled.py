@@ -60,6 +60,10 @@ def resolve_device(device="auto"):
     return dev
 
 
+def _load_torch():
+    from . import _torchnets  # noqa: F401  (loads torch with activelearn's thread limit)
+
+
 class PoolTorchClassifier(PoolSpreadingClassifier):
     """A torch MLP trained on labels plus confidence-weighted soft pseudo-labels (see the module docstring).
 
@@ -126,6 +130,15 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
         self.device = device
 
     # -- fitting ----------------------------------------------------------------
+    def warm_up(self):
+        """Load torch now (about a second), so that the first fit does not.
+
+        A :class:`~activelearn.Session` that prepares its pool in the background calls it in a daemon thread
+        once the first item is handed out: the import overlaps the person reading that item instead of
+        the first retrain, which runs while they press keys.
+        """
+        _load_torch()
+
     def fit(self, X, y):
         """Spread ``y`` over the pool, then train the network on the labels and the soft pseudo-labels."""
         if self.pool_proba not in ("spreading", "net"):
@@ -377,6 +390,15 @@ class PoolRBFNetClassifier(PoolSpreadingClassifier):
         self.intercept = intercept
 
     # -- fitting ----------------------------------------------------------------
+    def warm_up(self):
+        """Load torch now (about a second), so that the first fit does not.
+
+        A :class:`~activelearn.Session` that prepares its pool in the background calls it in a daemon thread
+        once the first item is handed out: the import overlaps the person reading that item instead of
+        the first retrain, which runs while they press keys.
+        """
+        _load_torch()
+
     def fit(self, X, y):
         """Spread ``y`` over the pool, then fit the RBF network on the labels and the pool's pseudo-labels."""
         if self.targets not in ("soft", "hard"):
