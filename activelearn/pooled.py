@@ -60,11 +60,20 @@ def resolve_device(device="auto"):
     return dev
 
 
-def _load_torch():
-    from . import _torchnets  # noqa: F401  (loads torch with activelearn's thread limit)
+class _TorchWarmUp:
+    """For the pool models whose learner is a torch network: :meth:`warm_up` loads torch ahead of the first fit."""
+
+    def warm_up(self):
+        """Load torch now (about a second), so that the first fit does not.
+
+        A :class:`~activelearn.Session` that prepares its pool in the background calls it in a daemon thread
+        once the first item is handed out: the import overlaps the person reading that item instead of
+        the first retrain, which runs while they press keys.
+        """
+        from . import _torchnets  # noqa: F401  (loads torch with activelearn's thread limit)
 
 
-class PoolTorchClassifier(PoolSpreadingClassifier):
+class PoolTorchClassifier(_TorchWarmUp, PoolSpreadingClassifier):
     """A torch MLP trained on labels plus confidence-weighted soft pseudo-labels (see the module docstring).
 
     Parameters
@@ -130,15 +139,6 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
         self.device = device
 
     # -- fitting ----------------------------------------------------------------
-    def warm_up(self):
-        """Load torch now (about a second), so that the first fit does not.
-
-        A :class:`~activelearn.Session` that prepares its pool in the background calls it in a daemon thread
-        once the first item is handed out: the import overlaps the person reading that item instead of
-        the first retrain, which runs while they press keys.
-        """
-        _load_torch()
-
     def fit(self, X, y):
         """Spread ``y`` over the pool, then train the network on the labels and the soft pseudo-labels."""
         if self.pool_proba not in ("spreading", "net"):
@@ -304,7 +304,7 @@ class PoolTorchClassifier(PoolSpreadingClassifier):
         return out
 
 
-class PoolRBFNetClassifier(PoolSpreadingClassifier):
+class PoolRBFNetClassifier(_TorchWarmUp, PoolSpreadingClassifier):
     """Label spreading over the pool, then a torch RBF network fitted on the soft pseudo-labels.
 
     The spreading (and so ``predict_proba`` for pool rows, what the query strategies rank) is exactly
@@ -390,15 +390,6 @@ class PoolRBFNetClassifier(PoolSpreadingClassifier):
         self.intercept = intercept
 
     # -- fitting ----------------------------------------------------------------
-    def warm_up(self):
-        """Load torch now (about a second), so that the first fit does not.
-
-        A :class:`~activelearn.Session` that prepares its pool in the background calls it in a daemon thread
-        once the first item is handed out: the import overlaps the person reading that item instead of
-        the first retrain, which runs while they press keys.
-        """
-        _load_torch()
-
     def fit(self, X, y):
         """Spread ``y`` over the pool, then fit the RBF network on the labels and the pool's pseudo-labels."""
         if self.targets not in ("soft", "hard"):
