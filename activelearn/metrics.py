@@ -125,7 +125,8 @@ def projected_labels_to_target(n_labels, accuracy, target):
     """Labels expected to reach ``target``, by fitting ``err = a * n^-b`` to the curve.
 
     Returns the measured count when already reached, NaN with fewer than three
-    points or when the error is not falling.
+    distinct label counts (retrains after relabeling, e.g. a review, repeat one) or
+    when the error is not falling.
     """
     n, a = _curve(n_labels, accuracy)
     reached = labels_to_target(n, a, target)
@@ -133,7 +134,7 @@ def projected_labels_to_target(n_labels, accuracy, target):
         return reached
     err = 1.0 - a
     keep = (n > 0) & (err > 0)
-    if keep.sum() < 3:
+    if len(np.unique(n[keep])) < 3:  # no trend over label counts to extrapolate
         return float("nan")
     slope, intercept = np.polyfit(np.log(n[keep]), np.log(err[keep]), 1)
     if slope >= 0:

@@ -78,6 +78,17 @@ def test_projected_labels_to_target_follows_a_power_law():
     assert M.projected_labels_to_target(N, A, 0.95) == 30  # already reached
 
 
+def test_projection_needs_three_label_counts_not_three_rounds():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RankWarning included: no ill-posed fit is attempted
+        # four retrains at the same 30 labels (relabels in a review), then one more count: still no trend
+        assert np.isnan(M.projected_labels_to_target([30, 30, 30, 30], [0.80, 0.82, 0.81, 0.83], 0.95))
+        assert np.isnan(M.projected_labels_to_target([20, 30, 30, 30], [0.70, 0.80, 0.82, 0.81], 0.95))
+        assert M.projected_labels_to_target([20, 30, 30, 40], [0.70, 0.80, 0.82, 0.85], 0.95) > 40
+
+
 def test_seconds_per_label():
     s = M.seconds_per_label([1, 2, 3, None, 100] + [4] * 20, last=20)
     assert s["median"] == 4 and s["median_last_20"] == 4
