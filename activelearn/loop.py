@@ -120,8 +120,11 @@ class Session:
         How a pool-aware model's expensive pool preparation (``prepare_pool()``: the t-SNE map and
         neighbour graphs, or their disk cache) runs. ``"background"`` (default, for people): in a daemon
         thread started here; until it is done the cold start ranks on cheap coordinates
-        (``quick_transform``), so the first item needs no map. ``"wait"``: on first use, every ranking
-        waits for the map (repeatable to the item: what :func:`~activelearn.simulate.simulate` uses).
+        (``quick_transform``), so the first item needs no map; a model with a ``warm_up()`` method (the
+        default torch network: loading torch) gets it called in another daemon thread once the first item
+        is handed out, so that neither the first item nor the first retrain waits for it. ``"wait"``: on
+        first use, every ranking waits for the map (repeatable to the item: what
+        :func:`~activelearn.simulate.simulate` uses).
     """
 
     def __init__(self, dataset, model=None, strategy="auto", store="labels.db", batch_size=10, test_size=0.25,
