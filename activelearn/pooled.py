@@ -326,20 +326,18 @@ class PoolRBFNetClassifier(_TorchWarmUp, PoolSpreadingClassifier):
     The read-out estimates each class's probability (a least-squares fit to probabilities);
     ``predict_proba_inductive`` clips it at ``1e-3`` and normalises each row.
 
-    Not the default (yet): in ``benchmarks/label_efficiency.py`` (seeds 100-109, strategy "auto") it
-    meets issue 13's digits goals (30 labels to 95%, 0.990 at 150 labels, AULC 0.9781 against the
-    SVC's 0.9770) and is ahead on the text sample, but on wine it is behind the SVC (AULC 0.9642
-    against 0.9718, 0.968 against 0.979 at 80 labels); see ``benchmarks/README.md``. Development
-    splits (digits, random labels, the same pseudo-labels): held-out accuracy at 30 / 60 / 150 labels
-    0.890 / 0.952 / 0.969 against the SVC's 0.874 / 0.942 / 0.961; kernel logistic regression trained
-    by L-BFGS (cross-entropy instead of squared error) was at the SVC's level on digits, ahead of it on
-    wine, and took seconds per fit; warm-started from the kernel-ridge read-out (``readout="logistic"``)
-    it takes 0.2-0.3 s on digits and is still ahead on wine's development splits but behind kernel
-    ridge on digits' (0.885 / 0.947 / 0.962), so ``"ridge"`` stays this model's read-out. Neither the
-    mean of the two (``readout="blend"``: behind kernel ridge on digits, behind the SVC on wine) nor kernel
-    ridge with a fitted intercept (``intercept=True``: level with kernel ridge on digits, closes most but
-    not all of the gap to the SVC on wine) passed the development gate for a reporting run (the section
-    "A blend of the two read-outs" of ``benchmarks/README.md``).
+    With ``intercept=True`` it is the default model (:func:`~activelearn.models.default_model`, since
+    2026-11-27). The record, all in ``benchmarks/README.md``: without the intercept, on the reporting
+    seeds 100-109 of ``benchmarks/label_efficiency.py`` it met issue 13's digits goals and was ahead on
+    the text sample but behind the SVC on wine (AULC 0.9642 against 0.9718). Kernel logistic regression
+    (``readout="logistic"``, warm-started from the kernel-ridge read-out, 0.2-0.3 s on digits) was ahead on
+    wine and behind kernel ridge on digits; their mean (``readout="blend"``) was behind on both. Kernel
+    ridge with an unpenalised per-class intercept (``intercept=True``) was level with kernel ridge on
+    digits' development splits and closed most of wine's gap there (one or two of 540 predictions short
+    of the SVC's mean, so short of the gate set for a reporting run); its reporting run was then judged by
+    a rule written down before it (digits goals; wine, iris and texts not behind the SVC default) and met
+    it: digits 30 labels to 95%, 0.990 at 150, AULC 0.9780; ΔAULC against the SVC default +0.0024 on
+    wine, +0.0020 on iris, +0.0043 on texts ("The torch default").
 
     Parameters
     ----------
@@ -583,9 +581,10 @@ def _logistic_readout(K, K_mm, T, w, coef, lam, steps, bias=None):
     b0 = torch.zeros(coef.shape[1], dtype=coef.dtype, device=coef.device) if bias is None else bias
     scales = [2.0 ** k for k in range(7)]
     with torch.no_grad():  # the loss along the ray s * (coef, bias): the logits and the penalty scale as s and s^2
-        Kc = K @ coef + b0
-        pen = 0.5 * lam * float((coef * (Kc if K_mm is None else K_mm @ coef)).sum())
-        start_losses = [(-float((w[:, None] * T * torch.log_softmax(s * Kc, dim=1)).sum()) + s * s * pen) / total
+        Kc = K @ coef
+        pen = 0.5 * lam * float((coef * (Kc if K_mm is None else K_mm @ coef)).sum())  # the bias is not penalised
+        logits = Kc + b0
+        start_losses = [(-float((w[:, None] * T * torch.log_softmax(s * logits, dim=1)).sum()) + s * s * pen) / total
                         for s in scales]
     a = (scales[int(np.argmin(start_losses))] * coef).contiguous().clone().requires_grad_(True)
     b = (scales[int(np.argmin(start_losses))] * b0).clone().requires_grad_(True)

@@ -263,8 +263,10 @@ def test_a_skorch_net_with_other_classes_or_no_classifier_is_refused(digits):
         as_classifier(make_mlp(64, 3), digits)
 
 
-def test_the_default_model_is_a_seeded_torch_network_that_learns_from_the_pool(blobs):
+def test_the_default_model_is_a_seeded_torch_network_that_learns_from_the_pool(blobs, monkeypatch, tmp_path):
     import torch
+
+    monkeypatch.setenv("ACTIVELEARN_CACHE_DIR", str(tmp_path))  # the pool cache: this test's own, not the user's
 
     from activelearn.pooled import PoolRBFNetClassifier
 

@@ -522,10 +522,20 @@ class LabelingWidget(anywidget.AnyWidget):
                 self.error = plain_error(exc, "Not stored")
                 return False
             self.error = ""
-            if self._notice:
+            notice = self.status if self._notice else None
+            confirmed = []
+
+            def confirm():  # right after the next item's message: what the person waits for comes first
+                if not confirmed:
+                    confirmed.append(True)
+                    self._stored(current, title, label)
+
+            try:
+                self._advance(after_item=confirm)
+            finally:  # the label is stored: its confirmation shows even if the next item failed
+                confirm()
+            if notice is not None and self._notice and self.status == notice:  # a label ends the notice
                 self._say("", notice=False)
-            self._advance()  # the next item's message goes first: it is what the person waits for
-            self._stored(current, title, label)
             self.latencies.append(time.perf_counter() - start)
         self._ahead.set()
         self._maybe_retrain()
@@ -811,21 +821,24 @@ class LabelingWidget(anywidget.AnyWidget):
         If the item on screen was labeled elsewhere, the view moves on and says so.
         """
         if self._waiting_pool and self.session.pool_ready:
-            self._waiting_pool = False
-            if self.status == MAP_PREPARING:
-                self._say("The pool's map is ready: typical items now come from it.", notice=False)
+            with self._lock:  # the status is checked and said at once (a key press may say a notice meanwhile)
+                self._waiting_pool = False
+                if self.status == MAP_PREPARING:
+                    self._say("The pool's map is ready: typical items now come from it.", notice=False)
         if refresh:
             try:
-                self.session.refresh()
+                self.session.refresh()  # not under the widget's lock: the store may keep it waiting
                 if self._store_away:
-                    self._store_away = False
-                    if self.status.startswith("The label store cannot be read"):
-                        self._say("", notice=False)
+                    with self._lock:
+                        self._store_away = False
+                        if self.status.startswith("The label store cannot be read"):
+                            self._say("", notice=False)
             except ActiveLearnError:
                 if not self._store_away:
-                    self._store_away = True
-                    self._say("The label store cannot be read right now; other people's labels show up once "
-                              "it is back.")
+                    with self._lock:
+                        self._store_away = True
+                        self._say("The label store cannot be read right now; other people's labels show up "
+                                  "once it is back.")
         with self._changes_lock:
             changed, self._changed_ids = self._changed_ids, set()
             retrained, self._retrained = self._retrained, False
@@ -890,8 +903,11 @@ class LabelingWidget(anywidget.AnyWidget):
             self.error = plain_error(exc, "Finding the next item")
             return _NO_OFFER
 
-    def _advance(self, offer=None):
-        """Show the item the session offers next (it decides which, and why)."""
+    def _advance(self, offer=None, after_item=None):
+        """Show the item the session offers next (it decides which, and why).
+
+        ``after_item``: called right after the item's own message, before the reasons and the progress.
+        """
         offer = self._offer() if offer is None else offer
         if offer is _NO_OFFER:
             return
@@ -904,20 +920,26 @@ class LabelingWidget(anywidget.AnyWidget):
         info = {"strategy": offer.strategy, "source": offer.source, "model_version": offer.model_version,
                 "rank": offer.rank, "queue": offer.queue, "guesses": [list(g) for g in offer.guesses],
                 "score": offer.score, "score_name": offer.score_name}
-        self._show(offer.item_id, info)
+        self._show(offer.item_id, info, after_item)
 
     def _set_progress(self):
         s = self.session
         self.progress = {"n_labels": s.n_labels, "budget": self.budget,
                          "n_pool": int(s.pool_mask(include_skipped=True).sum())}
 
-    def _show(self, item_id, info):
-        """Set every value the view needs for ``item_id`` and start its label's timer."""
+    def _show(self, item_id, info, after_item=None):
+        """Set every value the view needs for ``item_id`` and start its label's timer.
+
+        The item goes first (what the person waits for), then ``after_item()`` (e.g. the confirmation of
+        the label just given), then the reasons and the progress.
+        """
         s = self.session
         item = _item_payload(s.dataset, item_id)
         long_text = item.get("kind") == "text" and len(item["text"]) > LONG_TEXT and s.dataset.texts is not None
         if not long_text:
             self.item = item  # first: what the person waits for; the rest follows within the same handler
+            if after_item is not None:
+                after_item()
         info = {"guesses": [], "score": None, "score_name": None, "source": "strategy", "rank": None,
                 "queue": None, **info}
         if not info["guesses"] and s.model is not None:  # the model's guess, without an uncalibrated number
@@ -936,6 +958,8 @@ class LabelingWidget(anywidget.AnyWidget):
                     item.update(focus=span, focus_reason=f"most like the texts labeled {guess!r}")
         if long_text:
             self.item = item
+            if after_item is not None:
+                after_item()
         self.info = info
         self._set_progress()
         s.record_shown(item_id)
