@@ -450,8 +450,9 @@ class PoolRBFNetClassifier(_TorchWarmUp, PoolSpreadingClassifier):
         wt = torch.from_numpy(np.asarray(w, dtype=np.float64)).to(device=device, dtype=dtype)
         lam = float(self.ridge)
         intercept = bool(self.intercept)
+        idx = torch.from_numpy(centres).to(device)
         with torch.no_grad():
-            K = _rbf(Zt, Zt[torch.from_numpy(centres).to(device)], gamma)  # (n, m) hidden units of each training row
+            K = _rbf(Zt, Zt[idx], gamma)  # (n, m) hidden units of each training row
             if exact:  # (K + ridge W^-1) a + 1 b = T, with 1'a = 0 when the intercept b is fitted (else b = 0)
                 A = K
                 A.diagonal().add_(lam / wt)
@@ -460,7 +461,7 @@ class PoolRBFNetClassifier(_TorchWarmUp, PoolSpreadingClassifier):
                 Phi = torch.cat([K, torch.ones_like(K[:, :1])], dim=1) if intercept else K
                 PW = Phi * wt[:, None]
                 A = PW.T @ Phi
-                A[:len(centres), :len(centres)] += lam * K[torch.from_numpy(centres).to(device)]
+                A[:len(centres), :len(centres)] += lam * K[idx]
                 A.diagonal().add_(1e-8 * float(A.diagonal().mean()))
                 B = PW.T @ Tt
             L, info = torch.linalg.cholesky_ex(A)
@@ -475,9 +476,10 @@ class PoolRBFNetClassifier(_TorchWarmUp, PoolSpreadingClassifier):
                 coef, bias = sol[:-1], sol[-1]
         ridge_coef, ridge_bias = coef, bias
         if self.readout in ("logistic", "blend"):
-            K = _rbf(Zt, Zt[torch.from_numpy(centres).to(device)], gamma)  # A overwrote K in place (exact case)
+            if exact:  # A overwrote K in place
+                K = _rbf(Zt, Zt[idx], gamma)
             coef, bias, self.logistic_loss_ = _logistic_readout(  # in the kernel-ridge solve's precision
-                K, None if exact else K[torch.from_numpy(centres).to(device)], Tt, wt, coef.to(dtype), lam,
+                K, None if exact else K[idx], Tt, wt, coef.to(dtype), lam,
                 int(self.logistic_steps), bias.to(dtype))
         with torch.no_grad():
             net.out.weight.copy_(coef.T.to(device=device, dtype=torch.float32))
@@ -586,8 +588,9 @@ def _logistic_readout(K, K_mm, T, w, coef, lam, steps, bias=None):
         logits = Kc + b0
         start_losses = [(-float((w[:, None] * T * torch.log_softmax(s * logits, dim=1)).sum()) + s * s * pen) / total
                         for s in scales]
-    a = (scales[int(np.argmin(start_losses))] * coef).contiguous().clone().requires_grad_(True)
-    b = (scales[int(np.argmin(start_losses))] * b0).clone().requires_grad_(True)
+    s0 = scales[int(np.argmin(start_losses))]
+    a = (s0 * coef).contiguous().clone().requires_grad_(True)
+    b = (s0 * b0).clone().requires_grad_(True)
     if steps > 0:
         opt = torch.optim.LBFGS([a, b], lr=1.0, max_iter=steps, history_size=10, line_search_fn="strong_wolfe",
                                 tolerance_grad=1e-9, tolerance_change=1e-12)

@@ -216,11 +216,11 @@ class LabelStore:
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite()
+        in_memory = self.url in ("sqlite://", "sqlite:///:memory:")
         # Only the in-memory store's one shared connection needs serialising; pooled connections run in parallel.
-        self._lock = threading.RLock() if self.url in ("sqlite://", "sqlite:///:memory:") else contextlib.nullcontext()
+        self._lock = threading.RLock() if in_memory else contextlib.nullcontext()
         # A SQLite file's writers in this process take turns on a lock, woken the moment the last write ends;
         # without it a write waiting for another thread's sleeps in SQLite's busy handler (steps of up to 100 ms).
-        in_memory = self.url in ("sqlite://", "sqlite:///:memory:")
         self._writers = _sqlite_writers(self.url) if self.is_sqlite and not in_memory else None
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._init_schema()
@@ -232,6 +232,12 @@ class LabelStore:
             "Nothing was written by this call; labels acknowledged before are safe. Retry when the database "
             "is back.")
 
+    def _locked(self, holder):
+        return StoreUnavailableError(
+            f"the label store {self._safe_url()} is locked: {holder} holds its write lock and did not release it "
+            f"within {self.busy_timeout:g} s. Nothing was written by this call; labels acknowledged before are "
+            "safe. Retry once the lock is released.")
+
     def _safe_url(self):
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
@@ -239,20 +245,14 @@ class LabelStore:
     def _write(self):
         turn = self._writers
         if turn is not None and not turn.acquire(timeout=self.busy_timeout):
-            raise StoreUnavailableError(
-                f"the label store {self._safe_url()} is locked: another thread of this process holds its write "
-                f"lock and did not release it within {self.busy_timeout:g} s. Nothing was written by this call; "
-                "labels acknowledged before are safe. Retry once the lock is released.")
+            raise self._locked("another thread of this process")
         try:
             with self._lock, self._write_engine.begin() as conn:
                 yield conn
         except _UNREACHABLE as exc:
             if self.is_sqlite and "database is locked" in str(exc):
                 # SQLite waited the whole busy timeout for a write lock another connection holds.
-                raise StoreUnavailableError(
-                    f"the label store {self._safe_url()} is locked: another process or connection holds its "
-                    f"write lock and did not release it within {self.busy_timeout:g} s. Nothing was written by "
-                    "this call; labels acknowledged before are safe. Retry once the lock is released.") from exc
+                raise self._locked("another process or connection") from exc
             raise self._unreachable(exc) from exc
         finally:
             if turn is not None:
