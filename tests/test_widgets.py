@@ -240,6 +240,23 @@ def test_labeling_continues_while_retraining(digits, tmp_path):
     assert stored(s) == pressed
 
 
+def test_a_dashboard_that_cannot_be_redrawn_never_leaves_the_view_training(session_factory):
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0)
+    pressed = []
+    press_true(w, 6, pressed)
+
+    def broken():
+        raise RuntimeError("internal detail")
+
+    w._refresh_history = broken
+    assert w.retrain_in_background() is not None
+    w.wait_for_training(30)
+    assert not w.training and s.model_version == 1  # the model is in use
+    assert "dashboard could not be updated" in w.error and "internal detail" not in w.error
+    assert stored(s) == pressed
+
+
 def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0)

@@ -1004,6 +1004,12 @@ class LabelingWidget(anywidget.AnyWidget):
 
     def _trained(self, row, error):
         # Called from the worker thread: only widget values change here (never display).
+        try:
+            self._show_trained(row, error)
+        finally:  # even if the dashboard could not be redrawn: the view never says "training" for good
+            self.training = False
+
+    def _show_trained(self, row, error):
         if error is not None:
             self.error = "Retraining failed; the previous model is kept and no label is lost."
             with self._lock:
@@ -1017,9 +1023,12 @@ class LabelingWidget(anywidget.AnyWidget):
                     self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
                               f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
                               notice=False)
-            with self._dash_lock:  # not the widget's lock: a key press meanwhile never waits for the redraw
-                self._refresh_history()
-        self.training = False
+            try:
+                with self._dash_lock:  # not the widget's lock: a key press meanwhile never waits for the redraw
+                    self._refresh_history()
+            except Exception:  # noqa: BLE001 - the model is trained and in use; only its dashboard is behind
+                self.error = ("The dashboard could not be updated after this retrain; the new model is in use and "
+                              "no label is lost. It updates again after the next retrain.")
 
     # -- the dashboard ------------------------------------------------------
     def _refresh_history(self):
