@@ -94,6 +94,50 @@ def settle(page, seconds=0.6):
     page.wait_for_timeout(seconds * 1000)
 
 
+# Each colour as the browser paints it (one canvas pixel: any CSS colour syntax), its relative luminance
+# (WCAG 2), and the contrast of the view's texts against the card they sit on.
+COLOURS_JS = f"""() => {{
+  const r = {ROOT_JS};
+  const ctx = document.createElement('canvas').getContext('2d', {{willReadFrequently: true}});
+  const paint = (css, base) => {{
+    ctx.fillStyle = base; ctx.fillRect(0, 0, 1, 1); ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
+    return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+  }};
+  const lum = (css) => {{
+    const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }};
+    const [R, G, B] = paint(css, '#fff');
+    return 0.2126 * f(R) + 0.7152 * f(G) + 0.0722 * f(B);
+  }};
+  const opaque = (css) => String(paint(css, '#fff')) === String(paint(css, '#000'));
+  const background = (e) => {{  // the colour behind e's text: its own background, or the nearest opaque one around it
+    for (let a = e; a; a = a.parentElement || (a.getRootNode && a.getRootNode().host)) {{
+      const bg = getComputedStyle(a).backgroundColor;
+      if (opaque(bg)) return bg;
+    }}
+    return getComputedStyle(document.body).backgroundColor;
+  }};
+  const card = lum(getComputedStyle(r.querySelector('.al-main')).backgroundColor);
+  const contrast = {{}};
+  for (const css of ['.al-title', '.al-progress', '.al-btn', '.al-btn kbd', '.al-why', '.al-label', '.al-confirm',
+                     '.al-dash-title', '.al-proj']) {{
+    const e = r.querySelector(css);
+    if (!e) continue;
+    const fg = lum(getComputedStyle(e).color), bg = lum(background(e));
+    contrast[css] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  }}
+  const tick = r.querySelector('.al-figure svg text');  // a chart's tick labels: SVG text, drawn in its fill
+  if (tick) {{
+    const fg = lum(getComputedStyle(tick).fill), bg = lum(background(tick));
+    contrast['chart text'] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  }}
+  return {{card, contrast}};
+}}"""
+
+
+def colours(page):
+    return page.evaluate(COLOURS_JS)
+
+
 def annotators(db):
     con = sqlite3.connect(db)
     try:
@@ -162,6 +206,11 @@ def test_label_digits_in_marimo_run_with_keys_clicks_and_undo(tmp_path):
         settle(page)
         assert store_labels(db) == expected
 
+        # A retrain (the button), so that the dashboard's charts are drawn for the screenshots and colour checks.
+        root.locator("button.al-retrain").click()
+        page.wait_for_function(f"() => {{ const r = {ROOT_JS}; return r && r.querySelectorAll('.al-figure svg text').length > 0; }}",
+                               timeout=90_000)
+
         # The view at 1024 px in the light theme: nothing sticks out of marimo's output area or the window.
         page.set_viewport_size({"width": 1024, "height": 900})
         page.wait_for_timeout(500)
@@ -185,3 +234,15 @@ def test_label_digits_in_marimo_run_with_keys_clicks_and_undo(tmp_path):
         page.screenshot(path=str(folder / "marimo.png"))
         assert fits["out"] == [], fits
         assert text(page, ".al-error") == ""
+        light = colours(page)
+        assert light["card"] > 0.8 and all(c >= 4.5 for c in light["contrast"].values()), str(light)
+        assert "chart text" in light["contrast"], str(light)
+
+        # marimo's dark theme (its setting puts "dark dark-theme" on <body>, whose variables the view's CSS reads):
+        # dark cards, and every text at least WCAG AA contrast on them.
+        page.evaluate("() => { document.body.classList.remove('light', 'light-theme');"
+                      " document.body.classList.add('dark', 'dark-theme'); document.body.dataset.theme = 'dark'; }")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(folder / "marimo-dark.png"))
+        dark = colours(page)
+        assert dark["card"] < 0.2 and all(c >= 4.5 for c in dark["contrast"].values()), str(dark)

@@ -196,8 +196,8 @@ _INK = "#0a0b0c"  # sentinel for text, axes, ticks: becomes currentColor
 _CURVE = "#0c0b0a"  # sentinel for the data: becomes the theme's brand colour
 _TARGET = "#0b0c0a"  # sentinel for the target line: becomes the theme's warning colour
 _BASE = "#0a0c0b"  # sentinel for the random-sampling baseline: becomes the theme's secondary text colour
-_SWAPS = {_INK: "currentColor", _CURVE: "var(--jp-brand-color1, #1976d2)", _TARGET: "var(--jp-warn-color0, #e65100)",
-          _BASE: "var(--jp-ui-font-color2, #757575)"}
+_SWAPS = {_INK: "currentColor", _CURVE: "var(--al-brand, #1976d2)", _TARGET: "var(--al-warn0, #e65100)",
+          _BASE: "var(--al-fg2, #757575)"}  # the view's theme colours (labeling.css), fallbacks outside it
 _LOCK = threading.Lock()  # rc_context touches matplotlib's global rcParams
 
 
