@@ -110,6 +110,48 @@ def screenshot_folder(tmp_path):
     return folder
 
 
+# Each colour as the browser paints it (one canvas pixel: any CSS colour syntax), its relative luminance
+# (WCAG 2), and the contrast of the view's texts against the card they sit on.
+def colours_js(root):
+    """JS for the page: ``{card, contrast}`` for the view whose root element ``root`` (a JS expression) finds."""
+    return f"""() => {{
+  const r = {root};
+  const ctx = document.createElement('canvas').getContext('2d', {{willReadFrequently: true}});
+  const paint = (css, base) => {{
+    ctx.fillStyle = base; ctx.fillRect(0, 0, 1, 1); ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
+    return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+  }};
+  const lum = (css) => {{
+    const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }};
+    const [R, G, B] = paint(css, '#fff');
+    return 0.2126 * f(R) + 0.7152 * f(G) + 0.0722 * f(B);
+  }};
+  const opaque = (css) => String(paint(css, '#fff')) === String(paint(css, '#000'));
+  const background = (e) => {{  // the colour behind e's text: its own background, or the nearest opaque one around it
+    for (let a = e; a; a = a.parentElement || (a.getRootNode && a.getRootNode().host)) {{
+      const bg = getComputedStyle(a).backgroundColor;
+      if (opaque(bg)) return bg;
+    }}
+    return getComputedStyle(document.body).backgroundColor;
+  }};
+  const card = lum(getComputedStyle(r.querySelector('.al-main')).backgroundColor);
+  const contrast = {{}};
+  for (const css of ['.al-title', '.al-progress', '.al-btn', '.al-btn kbd', '.al-why', '.al-label', '.al-confirm',
+                     '.al-dash-title', '.al-proj']) {{
+    const e = r.querySelector(css);
+    if (!e) continue;
+    const fg = lum(getComputedStyle(e).color), bg = lum(background(e));
+    contrast[css] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  }}
+  const tick = r.querySelector('.al-figure svg text');  // a chart's tick labels: SVG text, drawn in its fill
+  if (tick) {{
+    const fg = lum(getComputedStyle(tick).fill), bg = lum(background(tick));
+    contrast['chart text'] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  }}
+  return {{card, contrast}};
+}}"""
+
+
 def shoot(page, tmp_path, theme):
     """Screenshots of the view and the dashboard at 1024 px wide (JupyterLab's file browser open)."""
     page.set_viewport_size({"width": 1024, "height": 900})
@@ -146,6 +188,10 @@ def shoot(page, tmp_path, theme):
               bg: getComputedStyle(r.querySelector('.al-card')).backgroundColor};
     }""")
     assert colours["big"] != colours["bg"] and colours["tick"] not in (None, colours["bg"]), colours
+    # and at least WCAG AA contrast (4.5) for every text on the card or button it sits on, the charts' too
+    seen = page.evaluate(colours_js("document.querySelector('.al-root:not([data-old])')"))
+    assert (seen["card"] > 0.8) == (theme == "light") and "chart text" in seen["contrast"], str(seen)
+    assert all(c >= 4.5 for c in seen["contrast"].values()), str(seen)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import skip_or_fail
 from jupyter_harness import _free_port, browser_unavailable_reason, chromium_page, serve
-from test_browser import screenshot_folder, store_labels
+from test_browser import colours_js, screenshot_folder, store_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,48 +94,8 @@ def settle(page, seconds=0.6):
     page.wait_for_timeout(seconds * 1000)
 
 
-# Each colour as the browser paints it (one canvas pixel: any CSS colour syntax), its relative luminance
-# (WCAG 2), and the contrast of the view's texts against the card they sit on.
-COLOURS_JS = f"""() => {{
-  const r = {ROOT_JS};
-  const ctx = document.createElement('canvas').getContext('2d', {{willReadFrequently: true}});
-  const paint = (css, base) => {{
-    ctx.fillStyle = base; ctx.fillRect(0, 0, 1, 1); ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
-    return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
-  }};
-  const lum = (css) => {{
-    const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }};
-    const [R, G, B] = paint(css, '#fff');
-    return 0.2126 * f(R) + 0.7152 * f(G) + 0.0722 * f(B);
-  }};
-  const opaque = (css) => String(paint(css, '#fff')) === String(paint(css, '#000'));
-  const background = (e) => {{  // the colour behind e's text: its own background, or the nearest opaque one around it
-    for (let a = e; a; a = a.parentElement || (a.getRootNode && a.getRootNode().host)) {{
-      const bg = getComputedStyle(a).backgroundColor;
-      if (opaque(bg)) return bg;
-    }}
-    return getComputedStyle(document.body).backgroundColor;
-  }};
-  const card = lum(getComputedStyle(r.querySelector('.al-main')).backgroundColor);
-  const contrast = {{}};
-  for (const css of ['.al-title', '.al-progress', '.al-btn', '.al-btn kbd', '.al-why', '.al-label', '.al-confirm',
-                     '.al-dash-title', '.al-proj']) {{
-    const e = r.querySelector(css);
-    if (!e) continue;
-    const fg = lum(getComputedStyle(e).color), bg = lum(background(e));
-    contrast[css] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-  }}
-  const tick = r.querySelector('.al-figure svg text');  // a chart's tick labels: SVG text, drawn in its fill
-  if (tick) {{
-    const fg = lum(getComputedStyle(tick).fill), bg = lum(background(tick));
-    contrast['chart text'] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-  }}
-  return {{card, contrast}};
-}}"""
-
-
 def colours(page):
-    return page.evaluate(COLOURS_JS)
+    return page.evaluate(colours_js(ROOT_JS))
 
 
 def annotators(db):
