@@ -31,7 +31,7 @@ from .exceptions import StrategyError
 from .strategies import auto_phase, display_score, get_strategy
 
 __all__ = ["Query", "Offer", "Ranker", "SoloQueue", "TeamQueue", "check_positions", "make_offer", "offer_outputs",
-           "OfferCache", "ACTIVELAB_AGAIN"]
+           "guesses_from", "OfferCache", "ACTIVELAB_AGAIN"]
 
 #: What a published ActiveLab row ranked for another label on a labeled item says (rows for new items: "activelab").
 ACTIVELAB_AGAIN = "activelab:again"
@@ -107,6 +107,12 @@ class OfferCache:
                         del self._rows[next(iter(self._rows))]
 
 
+def guesses_from(proba, shown, dataset):
+    """The model's three best classes, best first: ``(class, calibrated probability or None)`` pairs."""
+    order = np.argsort(-proba if shown is None else -shown[0], kind="stable")[:3]
+    return tuple((dataset.class_names[i], None if shown is None else float(shown[0, i])) for i in order)
+
+
 def make_offer(item_id, why, fitted, dataset, cache=None):
     """An :class:`Offer` for ``item_id``: ``why`` (source, strategy, rank ...) plus the model's guesses and score.
 
@@ -115,9 +121,7 @@ def make_offer(item_id, why, fitted, dataset, cache=None):
     if fitted is not None:
         proba, shown = (offer_outputs(fitted, item_id, dataset) if cache is None
                         else cache.get(fitted, item_id, dataset))
-        order = np.argsort(-proba if shown is None else -shown[0], kind="stable")[:3]
-        why["guesses"] = tuple((dataset.class_names[i], None if shown is None else float(shown[0, i]))
-                               for i in order)
+        why["guesses"] = guesses_from(proba, shown, dataset)
         if why["source"] == "strategy":
             why["score_name"], why["score"] = display_score(why["strategy"], proba)
     return Offer(item_id, **why)

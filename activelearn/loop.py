@@ -23,7 +23,7 @@ import pandas as pd
 from ._coerce import as_classifier
 from ._labelstate import LabelState
 from ._proba import predict_proba_full
-from ._queue import Offer, OfferCache, Query, Ranker, SoloQueue, TeamQueue, make_offer
+from ._queue import Offer, OfferCache, Query, Ranker, SoloQueue, TeamQueue, guesses_from, make_offer
 from ._threads import set_thread_limits
 from ._training import (HISTORY_COLUMNS, MIN_CALIBRATION_ITEMS, BackgroundTrainer, Fitted, Snapshot, audit_accuracy,
                         default_model, evaluate, fit_model, fit_temperature, proba_for_people, round_record)
@@ -816,6 +816,23 @@ class Session:
             hook = getattr(cb, name, None)
             if hook is not None:
                 hook(self, **kwargs)
+
+    def guesses(self, item_id):
+        """The current model's guesses for ``item_id``, as an :class:`Offer` shows them.
+
+        Returns
+        -------
+        tuple
+            Up to three ``(class, probability)`` pairs, best first; the probability is calibrated on data the
+            model did not train on, or None where there is no calibration yet (then show the class alone).
+            Empty before the first model.
+        """
+        fitted = self._fitted  # one read: a retrain may put a new model in use meanwhile
+        if fitted is None:
+            return ()
+        self.dataset.position(item_id)  # an unknown id raises here, with its name
+        proba, shown = self._offer_cache.get(fitted, item_id, self.dataset)
+        return guesses_from(proba, shown, self.dataset)
 
     def predict_proba(self, item_ids):
         """Current model's class probabilities for ``item_ids`` (rows follow the ids)."""

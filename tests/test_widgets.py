@@ -257,6 +257,29 @@ def test_a_dashboard_that_cannot_be_redrawn_never_leaves_the_view_training(sessi
     assert stored(s) == pressed
 
 
+def test_after_a_retrain_the_item_on_screen_shows_the_new_models_guess(session_factory):
+    # The item on screen was picked before any model ("no model yet"); a retrain (the widget's own, then one made
+    # through the session's API) gives it the new model's guess, marked with that model's version; the item,
+    # and why it was picked, stay.
+    s = session_factory()
+    w = LabelingWidget(s, retrain_every=0)
+    pressed = []
+    press_true(w, 6, pressed)
+    shown, why = w.item["id"], w.info["why"]
+    assert w.info["guesses"] == [] and "guess_version" not in w.info
+    assert w.retrain_in_background() is not None
+    w.wait_for_training(30)
+    assert w.item["id"] == shown and w.info["why"] == why
+    assert w.info["guess_version"] == s.model_version == 1
+    assert [tuple(g) for g in w.info["guesses"]] == list(s.guesses(shown)) and len(w.info["guesses"]) == 3
+    assert w.info["guesses"][0][0] == true_label(s.dataset, shown)  # blobs: the model knows by now
+    assert w.info["calibrated"] == all(p is not None for _, p in w.info["guesses"])
+    s.retrain()  # through the API: the widget follows (the follower thread calls sync)
+    w.sync(refresh=False)
+    assert w.item["id"] == shown and w.info["guess_version"] == 2
+    assert stored(s) == pressed
+
+
 def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0)
@@ -528,7 +551,9 @@ def test_why_text_names_the_strategy_that_picked_in_plain_words():
 
     torn = why_text("margin", "strategy", -0.04, "top-2 gap", [("3", None), ("8", None)], 4, 1, 10)
     assert "torn between \u20183\u2019 and \u20188\u2019 (gap 0.04" in torn["text"]
-    assert torn["detail"] == "model v4 \u00b7 1 of 10 in this batch"
+    assert torn["detail"] == "picked with model v4 \u00b7 1 of 10 in this batch"
+    early = why_text("typiclust", "strategy", rank=1, queue=10)
+    assert early["detail"] == "picked before the first model \u00b7 1 of 10 in this batch"
     assert "Typical of a group" in why_text("typiclust", "strategy")["text"]
     assert "never trained on" in why_text("audit: drawn uniformly at random", "audit")["text"]
     assert "at random" in why_text("random", "strategy")["text"]

@@ -849,6 +849,8 @@ class LabelingWidget(anywidget.AnyWidget):
             return
         if changed:
             self._follow_labels(changed)
+        if retrained:
+            self._refresh_guess()
         if changed or retrained:
             with self._dash_lock:  # not the widget's lock: a key press never waits for a redraw
                 self._refresh_history()
@@ -1023,12 +1025,31 @@ class LabelingWidget(anywidget.AnyWidget):
                     self._say(f"Model v{row['model_version']} trained on {row['n_labels']} labels in "
                               f"{row['train_seconds']:.1f} s" + ("" if acc is None else f"; test accuracy {acc:.1%}"),
                               notice=False)
+            self._refresh_guess()
             try:
                 with self._dash_lock:  # not the widget's lock: a key press meanwhile never waits for the redraw
                     self._refresh_history()
             except Exception:  # noqa: BLE001 - the model is trained and in use; only its dashboard is behind
                 self.error = ("The dashboard could not be updated after this retrain; the new model is in use and "
                               "no label is lost. It updates again after the next retrain.")
+
+    def _refresh_guess(self):
+        """After a retrain: the item on screen shows the new model's guess (why it was picked stays as it was)."""
+        s = self.session
+        with self._lock:
+            shown = self.item.get("id")
+            if not shown or self.mode == "review" or not self.info:
+                return
+            try:
+                guesses = s.guesses(self._item_key(shown))
+            except Exception:  # noqa: BLE001 - the guess picked with the item stays; never an exception text
+                return
+            if not guesses:
+                return
+            info = {**self.info, "guesses": [list(g) for g in guesses], "guess_version": int(s.model_version),
+                    "calibrated": all(p is not None for _, p in guesses)}
+            if info != self.info:
+                self.info = info
 
     # -- the dashboard ------------------------------------------------------
     def _refresh_history(self):
