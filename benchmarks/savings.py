@@ -136,6 +136,8 @@ def main(argv=None):
     parser.add_argument("--random-factor", type=float, default=3.0,
                         help="the real random run goes on to this many times the strategy's labels (truth of labels "
                              "saved; at most the pool)")
+    parser.add_argument("--test-size", type=float, default=0.3,
+                        help="share of each dataset held out as the test set the truths are measured on")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/out/savings.json")
     args = parser.parse_args(argv)
@@ -152,8 +154,8 @@ def main(argv=None):
     rows, timings = [], []
     with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn"), initializer=set_thread_limits,
                              initargs=(1,)) as ex:
-        futures = {ex.submit(one_seed, name, seed, args.labels, random_factor=args.random_factor): (name, seed)
-                   for name, seed in jobs}
+        futures = {ex.submit(one_seed, name, seed, args.labels, test_size=args.test_size,
+                             random_factor=args.random_factor): (name, seed) for name, seed in jobs}
         for fut in tqdm(futures, desc="savings", unit="seed"):
             r, loop_s, sav_s = fut.result()
             rows.extend(r)

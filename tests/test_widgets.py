@@ -240,11 +240,17 @@ def test_labeling_continues_while_retraining(digits, tmp_path):
     assert stored(s) == pressed
 
 
-def test_a_dashboard_that_cannot_be_redrawn_never_leaves_the_view_training(session_factory):
+def labeled_widget(session_factory, n=6):
+    """A widget (no automatic retrain) on which a person labeled ``n`` blob items right: (session, widget, pressed)."""
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0)
     pressed = []
-    press_true(w, 6, pressed)
+    press_true(w, n, pressed)
+    return s, w, pressed
+
+
+def test_a_dashboard_that_cannot_be_redrawn_never_leaves_the_view_training(session_factory):
+    s, w, pressed = labeled_widget(session_factory)
 
     def broken():
         raise RuntimeError("internal detail")
@@ -258,13 +264,10 @@ def test_a_dashboard_that_cannot_be_redrawn_never_leaves_the_view_training(sessi
 
 
 def test_after_a_retrain_the_item_on_screen_shows_the_new_models_guess(session_factory):
-    # The item on screen was picked before any model ("no model yet"); a retrain (the widget's own, then one made
+    # The item on screen was picked before the first model (no guess); a retrain (the widget's own, then one made
     # through the session's API) gives it the new model's guess, marked with that model's version; the item,
     # and why it was picked, stay.
-    s = session_factory()
-    w = LabelingWidget(s, retrain_every=0)
-    pressed = []
-    press_true(w, 6, pressed)
+    s, w, pressed = labeled_widget(session_factory)
     shown, why = w.item["id"], w.info["why"]
     assert w.info["guesses"] == [] and "guess_version" not in w.info
     assert w.retrain_in_background() is not None
