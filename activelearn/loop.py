@@ -817,22 +817,30 @@ class Session:
             if hook is not None:
                 hook(self, **kwargs)
 
-    def guesses(self, item_id):
+    def guesses(self, item_id, with_version=False):
         """The current model's guesses for ``item_id``, as an :class:`Offer` shows them.
+
+        Parameters
+        ----------
+        item_id : str or int
+        with_version : bool
+            Also return the version of the model that made them (one model, even if a retrain puts a new
+            one in use meanwhile).
 
         Returns
         -------
         tuple
             Up to three ``(class, probability)`` pairs, best first; the probability is calibrated on data the
             model did not train on, or None where there is no calibration yet (then show the class alone).
-            Empty before the first model.
+            Empty before the first model. With ``with_version``: ``(model_version, pairs)`` (0 before the first).
         """
         fitted = self._fitted  # one read: a retrain may put a new model in use meanwhile
-        if fitted is None:
-            return ()
         self.dataset.position(item_id)  # an unknown id raises here, with its name
+        if fitted is None:
+            return (0, ()) if with_version else ()
         proba, shown = self._offer_cache.get(fitted, item_id, self.dataset)
-        return guesses_from(proba, shown, self.dataset)
+        pairs = guesses_from(proba, shown, self.dataset)
+        return (int(fitted.version), pairs) if with_version else pairs
 
     def predict_proba(self, item_ids):
         """Current model's class probabilities for ``item_ids`` (rows follow the ids)."""

@@ -117,16 +117,18 @@ def colours_js(root):
     return f"""() => {{
   const r = {root};
   const ctx = document.createElement('canvas').getContext('2d', {{willReadFrequently: true}});
-  const paint = (css, base) => {{
-    ctx.fillStyle = base; ctx.fillRect(0, 0, 1, 1); ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
+  const paint = (...layers) => {{  // the colour seen where the layers are painted one over another
+    for (const css of layers) {{ ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1); }}
     return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
   }};
-  const lum = (css) => {{
+  // luminance of css as painted over `over` (a see-through text colour, e.g. JupyterLab dark's
+  // rgba(255, 255, 255, 0.54), is seen mixed with the background behind it)
+  const lum = (css, over = '#fff') => {{
     const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }};
-    const [R, G, B] = paint(css, '#fff');
+    const [R, G, B] = paint('#fff', over, css);
     return 0.2126 * f(R) + 0.7152 * f(G) + 0.0722 * f(B);
   }};
-  const opaque = (css) => String(paint(css, '#fff')) === String(paint(css, '#000'));
+  const opaque = (css) => String(paint('#fff', css)) === String(paint('#000', css));
   const background = (e) => {{  // the colour behind e's text: its own background, or the nearest opaque one around it
     for (let a = e; a; a = a.parentElement || (a.getRootNode && a.getRootNode().host)) {{
       const bg = getComputedStyle(a).backgroundColor;
@@ -134,18 +136,20 @@ def colours_js(root):
     }}
     return getComputedStyle(document.body).backgroundColor;
   }};
-  const card = lum(getComputedStyle(r.querySelector('.al-main')).backgroundColor);
+  const card = lum(background(r.querySelector('.al-main')));
   const contrast = {{}};
   for (const css of ['.al-title', '.al-progress', '.al-btn', '.al-btn kbd', '.al-why', '.al-label', '.al-confirm',
                      '.al-dash-title', '.al-proj']) {{
     const e = r.querySelector(css);
     if (!e) continue;
-    const fg = lum(getComputedStyle(e).color), bg = lum(background(e));
+    const behind = background(e);
+    const fg = lum(getComputedStyle(e).color, behind), bg = lum(behind);
     contrast[css] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
   }}
   const tick = r.querySelector('.al-figure svg text');  // a chart's tick labels: SVG text, drawn in its fill
   if (tick) {{
-    const fg = lum(getComputedStyle(tick).fill), bg = lum(background(tick));
+    const behind = background(tick);
+    const fg = lum(getComputedStyle(tick).fill, behind), bg = lum(behind);
     contrast['chart text'] = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
   }}
   return {{card, contrast}};

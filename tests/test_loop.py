@@ -455,11 +455,12 @@ def test_next_offer_says_why_without_a_widget(blobs, store_path, fast_model):
 def test_guesses_are_what_an_offer_shows_for_the_current_model(blobs, store_path, fast_model):
     s = al.Session(blobs, model=fast_model, store=store_path, batch_size=5, random_state=0)
     first = s.next_offer().item_id
-    assert s.guesses(first) == ()  # no model yet: no guess, never a made-up one
+    assert s.guesses(first) == () and s.guesses(first, with_version=True) == (0, ())  # no model: no made-up guess
     truth = lambda i: blobs.classes[blobs.y[blobs.position(i)]]  # noqa: E731
     s.simulate(15, oracle=truth)
     o = s.next_offer()
     assert len(o.guesses) == 3 and s.guesses(o.item_id) == o.guesses  # the same numbers as the offer's
+    assert s.guesses(o.item_id, with_version=True) == (s.model_version, o.guesses)
     proba = s.predict_proba([o.item_id])[0]
     if o.guesses[0][1] is None:  # uncalibrated: the classes in the model's order, no numbers
         assert [c for c, _ in o.guesses] == [blobs.class_names[i] for i in np.argsort(-proba, kind="stable")]

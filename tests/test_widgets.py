@@ -277,8 +277,11 @@ def test_after_a_retrain_the_item_on_screen_shows_the_new_models_guess(session_f
     assert [tuple(g) for g in w.info["guesses"]] == list(s.guesses(shown)) and len(w.info["guesses"]) == 3
     assert w.info["guesses"][0][0] == true_label(s.dataset, shown)  # blobs: the model knows by now
     assert w.info["calibrated"] == all(p is not None for _, p in w.info["guesses"])
-    s.retrain()  # through the API: the widget follows (the follower thread calls sync)
+    s.retrain()  # through the API: the widget follows (its follower thread, or this sync, whichever comes first)
     w.sync(refresh=False)
+    deadline = time.monotonic() + 30
+    while w.info.get("guess_version") != 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert w.item["id"] == shown and w.info["guess_version"] == 2
     assert stored(s) == pressed
 
@@ -554,9 +557,10 @@ def test_why_text_names_the_strategy_that_picked_in_plain_words():
 
     torn = why_text("margin", "strategy", -0.04, "top-2 gap", [("3", None), ("8", None)], 4, 1, 10)
     assert "torn between \u20183\u2019 and \u20188\u2019 (gap 0.04" in torn["text"]
-    assert torn["detail"] == "picked with model v4 \u00b7 1 of 10 in this batch"
+    assert torn["detail"] == "ranked at model v4 \u00b7 1 of 10 in this batch"
     early = why_text("typiclust", "strategy", rank=1, queue=10)
-    assert early["detail"] == "picked before the first model \u00b7 1 of 10 in this batch"
+    assert early["detail"] == "ranked before the first model \u00b7 1 of 10 in this batch"
+    assert why_text("audit: drawn uniformly at random", "audit", model_version=3)["detail"] == ""  # no model picked it
     assert "Typical of a group" in why_text("typiclust", "strategy")["text"]
     assert "never trained on" in why_text("audit: drawn uniformly at random", "audit")["text"]
     assert "at random" in why_text("random", "strategy")["text"]

@@ -55,10 +55,12 @@ def why_text(strategy, source, score=None, score_name=None, guesses=(), model_ve
     else:
         text = f"Picked by the {_q(strategy)} strategy" + (
             f" ({score_name} {float(score):.2f})." if score is not None and score_name else ".")
-    if model_version:  # the model that picked it (the guess above may come from a newer one)
-        detail.append(f"picked with model v{model_version}")
-    elif source != "audit":
-        detail.append("picked before the first model")
+    if source == "audit" or strategy.startswith("audit"):
+        pass  # drawn at random: no model had a say
+    elif model_version:  # the model in use when it was ranked (the guess above may come from a newer one)
+        detail.append(f"ranked at model v{model_version}")
+    else:
+        detail.append("ranked before the first model")
     if rank and queue:
         detail.append(f"{rank} of {queue} in this batch")
     return {"text": text, "detail": " · ".join(detail)}

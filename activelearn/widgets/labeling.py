@@ -1034,22 +1034,31 @@ class LabelingWidget(anywidget.AnyWidget):
                               "no label is lost. It updates again after the next retrain.")
 
     def _refresh_guess(self):
-        """After a retrain: the item on screen shows the new model's guess (why it was picked stays as it was)."""
+        """After a retrain: the item on screen shows the new model's guess (why it was picked stays as it was).
+
+        The guess is computed without the widget's lock (a key press never waits for it) and set only if the
+        same item is still on screen, outside review.
+        """
         s = self.session
         with self._lock:
-            shown = self.item.get("id")
-            if not shown or self.mode == "review" or not self.info:
-                return
-            try:
-                guesses = s.guesses(self._item_key(shown))
-            except Exception:  # noqa: BLE001 - the guess picked with the item stays; never an exception text
-                return
-            if not guesses:
-                return
-            info = {**self.info, "guesses": [list(g) for g in guesses], "guess_version": int(s.model_version),
-                    "calibrated": all(p is not None for _, p in guesses)}
-            if info != self.info:
-                self.info = info
+            shown, info = self.item.get("id"), self.info
+        if not shown or not info or self.mode == "review":
+            return
+        try:
+            version, guesses = s.guesses(self._item_key(shown), with_version=True)
+        except Exception:  # noqa: BLE001 - the guess picked with the item stays; never an exception text
+            return
+        if not guesses:
+            return
+        with self._lock:
+            if self.item.get("id") != shown or self.mode == "review" or not self.info:
+                return  # the person moved on meanwhile: the next item came with its own guess
+            if (self.info.get("guess_version") or 0) > version:
+                return  # a newer model's guess is on screen already
+            new = {**self.info, "guesses": [list(g) for g in guesses], "guess_version": version,
+                   "calibrated": all(p is not None for _, p in guesses)}
+            if new != self.info:
+                self.info = new
 
     # -- the dashboard ------------------------------------------------------
     def _refresh_history(self):

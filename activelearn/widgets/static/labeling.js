@@ -228,8 +228,8 @@ function render({ model, el }) {
       h("div", { class: "al-label" }, i.guess_version ? `Model's guess (model v${i.guess_version})` : "Model's guess"),
       h("div", { class: "al-guesses" }, guess),
       h("div", { class: "al-label" }, "Why this item"), h("div", { class: "al-why" }, why.text || "–"),
-      h("div", { class: "al-version al-muted al-small" }, (why.detail || "") +
-        (model.get("training") ? " · training a new model…" : "")),
+      h("div", { class: "al-version al-muted al-small" },
+        [why.detail, model.get("training") ? "training a new model…" : ""].filter(Boolean).join(" · ")),
     );
   }
 
