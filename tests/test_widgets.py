@@ -146,6 +146,19 @@ def test_after_a_label_the_next_item_is_the_first_message_sent(widget):
         widget.comm = None
 
 
+def test_a_view_that_asks_gets_every_value_again(widget):
+    # The view sends {"type": "sync"} once it is drawn; the kernel answers with one update holding every value,
+    # as they are now (a Voila page that connected late may have missed the first item's progress).
+    comm = _RecordingComm()
+    widget.comm = comm
+    try:
+        widget._on_msg(widget, {"type": "sync"}, [])
+        assert len(comm.updates) == 1
+        assert {"item", "info", "progress", "confirm", "recent", "dashboard", "status", "error"} <= comm.updates[0]
+    finally:
+        widget.comm = None
+
+
 def test_button_click_and_skip_and_undo(widget):
     s = widget.session
     a = widget.item["id"]

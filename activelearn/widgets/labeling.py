@@ -442,6 +442,18 @@ class LabelingWidget(anywidget.AnyWidget):
             self.toggle_review()
         elif kind == "keep":
             self.keep(item_id=item_id)
+        elif kind == "sync":
+            self.resend_state()
+
+    def resend_state(self):
+        """Send every value to the view again (it asks once it is drawn).
+
+        A front end that runs the notebook before its page connects (Voila) takes the widget's values once
+        and then listens: a value set by a background thread in between (the first item's progress, a
+        retrain's dashboard) would otherwise never reach it.
+        """
+        with self._lock:  # one consistent set: no key press changes the item halfway
+            self.send_state()
 
     def handle_key(self, key, item_id=None):
         """What a key press does: pick a class, skip, or undo. Unknown keys do nothing.

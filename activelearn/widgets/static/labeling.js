@@ -355,6 +355,9 @@ function render({ model, el }) {
   model.on("change:mode", () => { drawReview(); drawItem(); drawInfo(); });
   model.on("change:review", () => { drawReview(); drawInfo(); });
   model.on("change:error", drawStatus);
+  // Ask for every value once more now that this view listens: a front end that ran the notebook before the
+  // page connected (Voila) may have missed a value a background thread set in between.
+  model.send({ type: "sync" });
   return () => { clearInterval(preparingTimer); cancelDashboard(); };
 }
 
