@@ -25,7 +25,8 @@ def why_text(strategy, source, score=None, score_name=None, guesses=(), model_ve
     strategy = str(strategy or "")
     top = [g[0] for g in guesses[:2]]
     detail = []
-    if source == "audit" or strategy.startswith("audit"):
+    audit = source == "audit" or strategy.startswith("audit")
+    if audit:
         text = ("Drawn at random to check the model honestly: this label measures accuracy and is never "
                 "trained on.")
     elif source == "published" or strategy == "published":
@@ -55,12 +56,9 @@ def why_text(strategy, source, score=None, score_name=None, guesses=(), model_ve
     else:
         text = f"Picked by the {_q(strategy)} strategy" + (
             f" ({score_name} {float(score):.2f})." if score is not None and score_name else ".")
-    if source == "audit" or strategy.startswith("audit"):
-        pass  # drawn at random: no model had a say
-    elif model_version:  # the model in use when it was ranked (the guess above may come from a newer one)
-        detail.append(f"ranked at model v{model_version}")
-    else:
-        detail.append("ranked before the first model")
+    if not audit:  # drawn at random, an audit item was picked by no model
+        detail.append(f"ranked at model v{model_version}" if model_version  # the guess may be a newer model's
+                      else "ranked before the first model")
     if rank and queue:
         detail.append(f"{rank} of {queue} in this batch")
     return {"text": text, "detail": " · ".join(detail)}
