@@ -16,10 +16,9 @@ torch and skorch are never imported here: an object can only be a torch
 module or a skorch net if its library is already loaded.
 """
 
-import sys
-
 import numpy as np
 
+from ._threads import loaded_module
 from .exceptions import InvalidDataError
 
 __all__ = ["as_classifier"]
@@ -58,8 +57,8 @@ def as_classifier(model, dataset, random_state=0):
     InvalidDataError
         For anything else, naming what was passed and what is accepted.
     """
-    torch = sys.modules.get("torch")
-    skorch = sys.modules.get("skorch")
+    torch = loaded_module("torch")  # never imported here: a torch model means torch is loaded
+    skorch = loaded_module("skorch")
     n_classes = dataset.n_classes
     if isinstance(model, type):
         what = "torch module" if torch is not None and issubclass(model, torch.nn.Module) else "class"

@@ -9,12 +9,28 @@ torch is never imported here: the limit is applied to torch when torch is
 already loaded, and :mod:`activelearn.models` applies it when it loads torch.
 """
 
+import importlib
 import os
 import sys
 
 from threadpoolctl import threadpool_limits
 
 _n_threads = None  # the limit in force, once set; read by apply_torch_threads
+
+
+def loaded_module(name):
+    """The module ``name`` if it is loaded or being loaded, else None; never starts an import.
+
+    ``sys.modules.get(name)`` alone is not enough: while another thread imports the module (a session's
+    warm-up thread loads torch in the background), ``sys.modules`` already holds it half initialised, and
+    ``torch.nn`` raises AttributeError. ``import_module`` waits for that import to finish.
+    """
+    if sys.modules.get(name) is None:
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # its import failed meanwhile
+        return None
 
 
 def default_n_threads():
@@ -24,7 +40,7 @@ def default_n_threads():
 
 def apply_torch_threads():
     """Give torch (if loaded) the thread limit in force (the default until one is set)."""
-    torch = sys.modules.get("torch")
+    torch = loaded_module("torch")
     if torch is None:
         return
     n = _n_threads or default_n_threads()

@@ -333,9 +333,9 @@ def _backbone(features):
     """None for the handcrafted features, the module for a torch backbone; anything else is an error."""
     if features is None or (isinstance(features, str) and features == "handcrafted"):
         return None
-    import sys
+    from ._threads import loaded_module
 
-    torch = sys.modules.get("torch")  # a torch module exists only if torch is loaded
+    torch = loaded_module("torch")  # a torch module exists only if torch is loaded
     if torch is not None and isinstance(features, torch.nn.Module):
         return features
     if torch is not None and isinstance(features, type) and issubclass(features, torch.nn.Module):
@@ -694,9 +694,9 @@ def embed_texts(texts, batch_size=64, cache_dir=None, progress=True, n_threads=N
             for k, t in zip(keys, texts):
                 first_text.setdefault(k, t)
             encoder = load_model()
-            import sys
+            from ._threads import loaded_module
 
-            torch = sys.modules.get("torch")  # loaded by sentence-transformers; an object of yours may not need it
+            torch = loaded_module("torch")  # loaded by sentence-transformers; an object of yours may not need it
             threads = torch.get_num_threads() if torch is not None else None
             if torch is not None:
                 torch.set_num_threads(max(1, int(n_threads or os.cpu_count() or 1)))
