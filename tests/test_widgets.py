@@ -299,6 +299,24 @@ def test_after_a_retrain_the_item_on_screen_shows_the_new_models_guess(session_f
     assert stored(s) == pressed
 
 
+def test_an_item_picked_before_the_model_in_use_shows_that_models_guesses(session_factory):
+    # An offer made before the first model carries no guess; if a model is in use by the time the item is shown,
+    # the item gets what the session's guesses() say for it (up to three classes, calibrated numbers where there
+    # is a calibration), with that model's version: the same as the refresh after a retrain gives.
+    import dataclasses
+
+    s, w, pressed = labeled_widget(session_factory)
+    s.retrain()
+    real = s.next_offer
+    s.next_offer = lambda: dataclasses.replace(real(), guesses=(), model_version=0, score=None, score_name=None)
+    press_true(w, 1, pressed)
+    shown = w.item["id"]
+    assert w.info["model_version"] == 0 and w.info["guess_version"] == s.model_version == 1
+    assert [tuple(g) for g in w.info["guesses"]] == list(s.guesses(shown)) and len(w.info["guesses"]) == 3
+    assert w.info["calibrated"] == all(p is not None for _, p in w.info["guesses"])
+    assert stored(s) == pressed
+
+
 def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
     s = session_factory()
     w = LabelingWidget(s, retrain_every=0)

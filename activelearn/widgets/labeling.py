@@ -956,9 +956,9 @@ class LabelingWidget(anywidget.AnyWidget):
                 after_item()
         info = {"guesses": [], "score": None, "score_name": None, "source": "strategy", "rank": None,
                 "queue": None, **info}
-        if not info["guesses"] and s.model is not None:  # the model's guess, without an uncalibrated number
-            proba = s.predict_proba([item_id])[0]
-            info["guesses"] = [[s.dataset.class_names[int(np.argmax(proba))], None]]
+        if not info["guesses"] and s.model is not None:  # picked before this model: this model's guesses
+            version, guesses = s.guesses(item_id, with_version=True)
+            info["guesses"], info["guess_version"] = [list(g) for g in guesses], version
         info["calibrated"] = bool(info["guesses"]) and all(p is not None for _, p in info["guesses"])
         info["why"] = why_text(info["strategy"], info["source"], info["score"], info["score_name"],
                                info["guesses"], info["model_version"], info["rank"], info["queue"])
