@@ -162,6 +162,7 @@ LABEL_COLUMNS = ["item_id", "label", "annotator", "labeled_at", "seconds", "audi
 
 _SQLITE_WRITERS = {}  # SQLite file URL -> the lock its writers in this process take turns on
 _SQLITE_WRITERS_GUARD = threading.Lock()
+CLAIM_CHUNK = 500  # candidates looked at per query when leasing (well under SQLite's bound parameters)
 
 
 def _sqlite_writers(url):
@@ -266,6 +267,11 @@ class LabelStore:
         except _UNREACHABLE as exc:
             raise self._unreachable(exc) from exc
 
+    @staticmethod
+    def _lock_key(project_id, item_id):
+        """The PostgreSQL advisory-lock key of one item of a project."""
+        return int.from_bytes(hashlib.sha1(f"{project_id}\x00{item_id}".encode()).digest()[:8], "big", signed=True)
+
     def _item_lock(self, conn, project_id, item_id, wait=True):
         """Serialise work on one item across sessions (PostgreSQL advisory lock; SQLite holds its write lock).
 
@@ -273,11 +279,20 @@ class LabelStore:
         """
         if not self.is_postgres:
             return True
-        key = int.from_bytes(hashlib.sha1(f"{project_id}\x00{item_id}".encode()).digest()[:8], "big", signed=True)
+        key = self._lock_key(project_id, item_id)
         if wait:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             return True
         return bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
+    def _item_locks(self, conn, project_id, item_ids):
+        """The items of ``item_ids`` whose lock this transaction got without waiting (one query); in order."""
+        if not self.is_postgres or not item_ids:
+            return list(item_ids)
+        keys = [self._lock_key(project_id, i) for i in item_ids]
+        got = dict(conn.execute(sa.text("SELECT k, pg_try_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                                        "WITH ORDINALITY AS t(k, n) ORDER BY n"), {"keys": keys}).all())
+        return [i for i, k in zip(item_ids, keys) if got.get(k)]
 
     def _configure_sqlite(self):
         @sa.event.listens_for(self.engine, "connect")
@@ -537,39 +552,57 @@ class LabelStore:
         one more label per offer, up to ``labels_per_item`` (ActiveLab decides, offer by offer, whether it needs
         another); otherwise ``labels_per_item`` annotators may hold it at once."""
         now = time.time()
-        out = []
+        out, renew, drop, new = [], [], [], []
         conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.expires_at <= now))
         held = [r[0] for r in conn.execute(sa.select(leases.c.item_id).where(
             leases.c.project_id == project_id, leases.c.annotator == holder).order_by(leases.c.created_at))]
         held_set = set(held)
-        order = dict.fromkeys([*held, *(str(c) for c in candidates)])  # unique, held first, then by rank
-        for item_id in order:
-            if len(out) >= n:
-                break
-            if not self._item_lock(conn, project_id, item_id, wait=False):
+        order = list(dict.fromkeys([*held, *(str(c) for c in candidates)]))  # unique, held first, then by rank
+        # A few queries per chunk of candidates, not per candidate: each chunk is as long as the leases still
+        # wanted, so no more items are locked (PostgreSQL) or looked at than one candidate at a time would.
+        start = 0
+        while len(out) < n and start < len(order):
+            chunk = order[start:start + min(n - len(out), CLAIM_CHUNK)]
+            start += len(chunk)
+            chunk = self._item_locks(conn, project_id, chunk)
+            if not chunk:
                 continue
-            labels = [r["annotator"] for r in self._item_labels(conn, project_id, item_id)]
-            if holder in labels or (policy.labels_per_item == 1 and labels):
+            labels = {i: [] for i in chunk}
+            for item_id, annotator in conn.execute(
+                    self._live_labels(project_id).with_only_columns(events.c.item_id, events.c.annotator)
+                    .where(events.c.item_id.in_(chunk)).order_by(events.c.id)):
+                labels[item_id].append(annotator_name(annotator))
+            foreign = dict(conn.execute(
+                sa.select(leases.c.item_id, sa.func.count()).where(
+                    leases.c.project_id == project_id, leases.c.item_id.in_(chunk), leases.c.annotator != holder)
+                .group_by(leases.c.item_id)).all())
+            for item_id in chunk:
+                if len(out) >= n:
+                    break
+                given = labels[item_id]
+                if holder in given or (policy.labels_per_item == 1 and given):
+                    if item_id in held_set:
+                        drop.append(item_id)
+                    continue
                 if item_id in held_set:
-                    conn.execute(leases.delete().where(leases.c.project_id == project_id,
-                                                       leases.c.item_id == item_id, leases.c.annotator == holder))
-                continue
-            if item_id in held_set:
-                conn.execute(leases.update().where(leases.c.project_id == project_id,
-                                                   leases.c.item_id == item_id, leases.c.annotator == holder)
-                             .values(expires_at=now + policy.lease_seconds))
+                    renew.append(item_id)
+                    out.append(item_id)
+                    continue
+                cap = min(policy.labels_per_item, len(given) + 1) if one_at_a_time else policy.labels_per_item
+                if len(given) + foreign.get(item_id, 0) >= cap:
+                    continue
+                new.append({"project_id": project_id, "item_id": item_id, "annotator": holder,
+                            "expires_at": now + policy.lease_seconds,
+                            "created_at": now + 1e-6 * len(out)})  # keeps the rank order
                 out.append(item_id)
-                continue
-            foreign = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
-                leases.c.project_id == project_id, leases.c.item_id == item_id,
-                leases.c.annotator != holder)).scalar_one()
-            cap = min(policy.labels_per_item, len(labels) + 1) if one_at_a_time else policy.labels_per_item
-            if len(labels) + foreign >= cap:
-                continue
-            conn.execute(leases.insert().values(project_id=project_id, item_id=item_id, annotator=holder,
-                                                expires_at=now + policy.lease_seconds,
-                                                created_at=now + 1e-6 * len(out)))  # keeps the rank order
-            out.append(item_id)
+        mine = (leases.c.project_id == project_id) & (leases.c.annotator == holder)
+        if drop:
+            conn.execute(leases.delete().where(mine, leases.c.item_id.in_(drop)))
+        if renew:
+            conn.execute(leases.update().where(mine, leases.c.item_id.in_(renew))
+                         .values(expires_at=now + policy.lease_seconds))
+        if new:
+            conn.execute(leases.insert(), new)
         return out
 
     def release(self, project_id, holder, item_ids=None):

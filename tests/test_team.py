@@ -80,6 +80,38 @@ def test_expired_leases_go_back_to_the_queue(team_store_url, clock):
     d.close()
 
 
+def test_a_claim_follows_the_lease_rules_in_a_few_queries_whatever_the_candidates(team_store_url):
+    # One claim sees every case: the holder's own leases first (renewed, or given back once the item is
+    # labeled), items full with labels or with others' leases skipped, items with room (two labels each) taken
+    # in rank order; and it asks the store a few queries, not a few per candidate.
+    import sqlalchemy as sa
+
+    store = al.LabelStore(team_store_url)
+    pid = store.open_project("claims", "fp-claims", ["neg", "pos"], {})
+    store.claim(pid, "ann", ["h1", "h2"], 2, labels_per_item=2)  # ann's leases from before
+    store.add_label(pid, "h2", "pos", annotator="ann", labels_per_item=2)  # h2: ann labeled it meanwhile
+    store.add_label(pid, "c1", "pos", annotator="bob", labels_per_item=2)  # room for one more label
+    store.add_label(pid, "c2", "pos", annotator="ann", labels_per_item=2)  # ann's own label: never again
+    store.add_label(pid, "c3", "pos", annotator="bob", labels_per_item=2)
+    store.claim(pid, "cy", ["c3"], 1, labels_per_item=2)  # c3: bob's label + cy's lease = full
+    store.claim(pid, "dee", ["c4", "c5"], 2, labels_per_item=2)  # one lease each: room for ann too
+    candidates = ["c1", "c2", "c3", "c4"] + [f"f{i:03d}" for i in range(60)]
+    statements = []
+
+    def count(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    got = store.claim(pid, "ann", candidates, 6, labels_per_item=2)
+    sa.event.remove(store.engine, "before_cursor_execute", count)
+    assert got == ["h1", "c1", "c4", "f000", "f001", "f002"]
+    leases = store.leases(pid)
+    assert leases.loc[leases["annotator"] == "ann", "item_id"].tolist() == got  # in the order given
+    assert set(leases.loc[leases["annotator"] != "ann", "item_id"]) == {"c3", "c4", "c5"}
+    assert len(statements) <= 10, statements  # one claim per candidate asked 2-4 queries per candidate looked at
+    store.close()
+
+
 def test_restarted_session_gets_its_leased_items_back(team_store_url, tmp_path):
     a = _session(team_store_url, "ann")
     first = a.next_batch()
