@@ -5,8 +5,9 @@ JupyterLab with a fresh label store:
 
 * **paced** (the goals): the next key is pressed ``--pace`` seconds (default
   0.5) after the item is painted: about the fastest a person recognises a
-  digit and presses its key (choice reaction times for ten alternatives are
-  0.5-0.7 s), so no person labels faster than this.
+  digit and presses its key (choice reaction times with ten alternatives are
+  about 0.4-0.7 s, the shorter for a mapping as direct as a digit to its own
+  key), i.e. 100 labels a minute.
 * **back to back** (stress, no goal): the next key as soon as the item is
   painted, five to ten keys a second; a press then also waits for the work
   the previous press started (the next ranking, the retrain every 10 labels
