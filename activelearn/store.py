@@ -551,7 +551,7 @@ class LabelStore:
         """See :meth:`claim`. ``one_at_a_time``: an item is leased to one annotator at a time, so that it gets
         one more label per offer, up to ``labels_per_item`` (ActiveLab decides, offer by offer, whether it needs
         another); otherwise ``labels_per_item`` annotators may hold it at once."""
-        now = time.time()
+        now, n = time.time(), int(n)
         out, renew, drop, new = [], [], [], []
         conn.execute(leases.delete().where(leases.c.project_id == project_id, leases.c.expires_at <= now))
         held = [r[0] for r in conn.execute(sa.select(leases.c.item_id).where(
@@ -596,10 +596,10 @@ class LabelStore:
                             "created_at": now + 1e-6 * len(out)})  # keeps the rank order
                 out.append(item_id)
         mine = (leases.c.project_id == project_id) & (leases.c.annotator == holder)
-        if drop:
-            conn.execute(leases.delete().where(mine, leases.c.item_id.in_(drop)))
-        if renew:
-            conn.execute(leases.update().where(mine, leases.c.item_id.in_(renew))
+        for k in range(0, len(drop), CLAIM_CHUNK):
+            conn.execute(leases.delete().where(mine, leases.c.item_id.in_(drop[k:k + CLAIM_CHUNK])))
+        for k in range(0, len(renew), CLAIM_CHUNK):
+            conn.execute(leases.update().where(mine, leases.c.item_id.in_(renew[k:k + CLAIM_CHUNK]))
                          .values(expires_at=now + policy.lease_seconds))
         if new:
             conn.execute(leases.insert(), new)
@@ -881,7 +881,8 @@ class ProjectStore:
             if done is None:
                 return [], None
             if lease and done[1]["kind"] == "labeled":
-                self.store._claim(conn, self.id, who, [done[1]["item_id"]], 1, self.policy)
+                # every lease the annotator holds comes first in a claim: ask for all of them and the item
+                self.store._claim(conn, self.id, who, [done[1]["item_id"]], CLAIM_CHUNK, self.policy)
         return done
 
     def record_replacement(self, item_id, label, *, annotator, seconds=None, model_version=None, replaces=None):

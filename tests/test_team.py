@@ -1,5 +1,6 @@
 """Several annotators on one store: leases, overlap and agreement, trainer and followers, on SQLite and PostgreSQL."""
 
+import contextlib
 import multiprocessing as mp
 import time
 
@@ -80,36 +81,62 @@ def test_expired_leases_go_back_to_the_queue(team_store_url, clock):
     d.close()
 
 
-def test_a_claim_follows_the_lease_rules_in_a_few_queries_whatever_the_candidates(team_store_url):
+def test_a_claim_follows_the_lease_rules_in_a_few_queries_whatever_the_candidates(team_store_url, clock):
     # One claim sees every case: the holder's own leases first (renewed, or given back once the item is
     # labeled), items full with labels or with others' leases skipped, items with room (two labels each) taken
-    # in rank order; and it asks the store a few queries, not a few per candidate.
+    # in rank order, an item another transaction is claiming right now (PostgreSQL) skipped; and it asks the
+    # store a few queries, not a few per candidate.
     import sqlalchemy as sa
 
     store = al.LabelStore(team_store_url)
     pid = store.open_project("claims", "fp-claims", ["neg", "pos"], {})
-    store.claim(pid, "ann", ["h1", "h2"], 2, labels_per_item=2)  # ann's leases from before
-    store.add_label(pid, "h2", "pos", annotator="ann", labels_per_item=2)  # h2: ann labeled it meanwhile
+    assert store.claim(pid, "ann", ["h1", "h2"], 2, labels_per_item=2) == ["h1", "h2"]  # ann's leases from before
+    expires = store.leases(pid).set_index("item_id")["expires_at"]
+    store.add_event(pid, "h2", "labeled", label="pos", annotator="ann")  # h2 labeled, its lease still there
     store.add_label(pid, "c1", "pos", annotator="bob", labels_per_item=2)  # room for one more label
     store.add_label(pid, "c2", "pos", annotator="ann", labels_per_item=2)  # ann's own label: never again
     store.add_label(pid, "c3", "pos", annotator="bob", labels_per_item=2)
     store.claim(pid, "cy", ["c3"], 1, labels_per_item=2)  # c3: bob's label + cy's lease = full
     store.claim(pid, "dee", ["c4", "c5"], 2, labels_per_item=2)  # one lease each: room for ann too
-    candidates = ["c1", "c2", "c3", "c4"] + [f"f{i:03d}" for i in range(60)]
+    candidates = ["c1", "c2", "c3", "c4", "c5"] + [f"f{i:03d}" for i in range(60)]
     statements = []
 
     def count(conn, cursor, statement, *rest):
         statements.append(statement)
 
-    sa.event.listen(store.engine, "before_cursor_execute", count)
-    got = store.claim(pid, "ann", candidates, 6, labels_per_item=2)
-    sa.event.remove(store.engine, "before_cursor_execute", count)
-    assert got == ["h1", "c1", "c4", "f000", "f001", "f002"]
+    clock.advance(100)
+    with contextlib.ExitStack() as other:
+        if store.is_postgres:  # another transaction claiming c5 right now: skipped, not waited for
+            conn = other.enter_context(store.engine.begin())
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": store._lock_key(pid, "c5")})
+        sa.event.listen(store.engine, "before_cursor_execute", count)
+        got = store.claim(pid, "ann", candidates, 6, labels_per_item=2)
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+    expected = ["h1", "c1", "c4"] + (["f000", "f001", "f002"] if store.is_postgres else ["c5", "f000", "f001"])
+    assert got == expected
     leases = store.leases(pid)
-    assert leases.loc[leases["annotator"] == "ann", "item_id"].tolist() == got  # in the order given
-    assert set(leases.loc[leases["annotator"] != "ann", "item_id"]) == {"c3", "c4", "c5"}
-    assert len(statements) <= 10, statements  # one claim per candidate asked 2-4 queries per candidate looked at
+    mine = leases[leases["annotator"] == "ann"].set_index("item_id")
+    assert mine.index.tolist() == got  # in the order given; h2 (labeled) given back
+    assert mine.loc["h1", "expires_at"] == pytest.approx(expires["h1"] + 100, abs=5)  # renewed
+    assert sorted(leases.loc[leases["annotator"] != "ann", "item_id"]) == ["c3", "c4", "c5"]
+    assert len(statements) <= 16, statements  # 3 per chunk (here up to 3 chunks) + 5; per candidate: 2-4 each
+    # one label per item: a labeled item is never leased, whoever labeled it
+    assert store.claim(pid, "eve", ["c1", "h2", "f010"], 3) == ["f010"]
     store.close()
+
+
+def test_an_undone_label_leases_its_item_back_to_the_annotator_holding_other_leases(team_store_url):
+    a = _session(team_store_url, "ann")
+    batch = a.next_batch()
+    a.label(batch[0], "pos")
+    a.undo()
+    leases = a.store.leases(a.project_id)
+    assert set(leases.loc[leases["annotator"] == "ann", "item_id"]) == set(batch)  # the undone item too
+    b = _session(team_store_url, "bob", trainer=False)
+    assert batch[0] not in b.next_batch()
+    a.label(batch[0], "neg")  # ann labels it again: hers, not "labeled elsewhere"
+    a.close()
+    b.close()
 
 
 def test_restarted_session_gets_its_leased_items_back(team_store_url, tmp_path):

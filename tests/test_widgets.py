@@ -316,6 +316,14 @@ def test_an_item_picked_before_the_model_in_use_shows_that_models_guesses(sessio
     assert w.info["calibrated"] == all(p is not None for _, p in w.info["guesses"])
     assert stored(s) == pressed
 
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail")
+
+    s.guesses = broken  # the model cannot guess: the item still comes, without a guess, and its time is kept
+    press_true(w, 1, pressed)
+    assert w.item["id"] != shown and w.info["guesses"] == [] and not w.error
+    assert w.item["id"] in s._shown_at and stored(s) == pressed
+
 
 def test_failed_retrain_shows_error_and_keeps_labels(session_factory):
     s = session_factory()

@@ -957,8 +957,11 @@ class LabelingWidget(anywidget.AnyWidget):
         info = {"guesses": [], "score": None, "score_name": None, "source": "strategy", "rank": None,
                 "queue": None, **info}
         if not info["guesses"] and s.model is not None:  # picked before this model: this model's guesses
-            version, guesses = s.guesses(item_id, with_version=True)
-            info["guesses"], info["guess_version"] = [list(g) for g in guesses], version
+            try:
+                version, guesses = s.guesses(item_id, with_version=True)
+                info["guesses"], info["guess_version"] = [list(g) for g in guesses], version
+            except Exception:  # noqa: BLE001 - the item is on screen already: it shows no guess, never an error
+                pass
         info["calibrated"] = bool(info["guesses"]) and all(p is not None for _, p in info["guesses"])
         info["why"] = why_text(info["strategy"], info["source"], info["score"], info["score_name"],
                                info["guesses"], info["model_version"], info["rank"], info["queue"])
