@@ -116,6 +116,7 @@ class Dataset:
         self.ids = self._check_ids(ids, n)
         self.classes, self.y = self._check_labels(y, classes, n)
         self._index = None
+        self._lookup = None  # {id: position}, built on the first single-id lookup
 
     # -- validation -------------------------------------------------------
     @staticmethod
@@ -235,7 +236,7 @@ class Dataset:
         if self.ids.dtype.kind == "i" and ids.dtype.kind in "UO":
             try:
                 ids = ids.astype(np.int64)
-            except ValueError:
+            except (ValueError, TypeError):  # not an integer's spelling (None, "nope"): not found below
                 pass
         pos = self._index.get_indexer(ids)
         if (pos < 0).any():
@@ -247,8 +248,22 @@ class Dataset:
         return pos
 
     def position(self, item_id):
-        """Position of one item id in ``X``."""
-        return int(self.positions([item_id])[0])
+        """Position of one item id in ``X`` (a dictionary lookup: the label and offer paths ask it per key).
+
+        Raises
+        ------
+        UnknownItemError
+            If the id is not in the dataset.
+        """
+        lookup = self._lookup
+        if lookup is None:
+            lookup = self._lookup = {v: i for i, v in enumerate(self.ids.tolist())}
+        try:
+            if isinstance(item_id, (bool, np.bool_)):
+                raise TypeError("a truth value is not an id")
+            return lookup[item_id]
+        except (KeyError, TypeError):  # another spelling of the id ("12" for 12), or none: as positions() says
+            return int(self.positions([item_id])[0])
 
     def item_id(self, position):
         """The id at ``position`` as a plain Python value."""

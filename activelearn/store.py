@@ -161,8 +161,9 @@ LABEL_COLUMNS = ["item_id", "label", "annotator", "labeled_at", "seconds", "audi
 
 
 _SQLITE_WRITERS = {}  # SQLite file URL -> the lock its writers in this process take turns on
-# The label write's statements, built once with named parameters: a key's label is written while a person
-# waits, and building these expressions on every write was about half of its CPU time.
+# The statements of a key's path (the label write, the read of others' work before the next offer), built
+# once with named parameters: a person waits for them, and building the expressions on every call was
+# about half of their CPU time.
 _ITEM_LABELS = sa.select(events).where(
     events.c.project_id == sa.bindparam("p"), events.c.kind == "labeled", events.c.item_id == sa.bindparam("item"),
     events.c.id.not_in(sa.select(events.c.ref_event_id).where(
@@ -175,6 +176,9 @@ _RELEASE_LEASE = leases.delete().where(leases.c.project_id == sa.bindparam("p"),
                                        leases.c.item_id == sa.bindparam("item"),
                                        leases.c.annotator == sa.bindparam("who"))
 _INSERT_EVENT = events.insert()
+_EVENTS_SINCE = sa.select(events).where(  # what a session reads before each offer: the others' work since
+    events.c.project_id == sa.bindparam("p"), events.c.id > sa.bindparam("last"),
+    events.c.kind.in_(sa.bindparam("kinds", expanding=True))).order_by(events.c.id)
 
 _SQLITE_WRITERS_GUARD = threading.Lock()
 CLAIM_CHUNK = 500  # candidates looked at per query when leasing (well under SQLite's bound parameters)
@@ -700,9 +704,8 @@ class LabelStore:
     def events_since(self, project_id, last_id, kinds=("labeled", "undone", "skipped")):
         """Events with id above ``last_id`` (oldest first): how a session sees the others' work."""
         with self._read() as conn:
-            rows = conn.execute(sa.select(events).where(
-                events.c.project_id == project_id, events.c.id > int(last_id), events.c.kind.in_(kinds))
-                .order_by(events.c.id)).mappings().all()
+            rows = conn.execute(_EVENTS_SINCE, {"p": project_id, "last": int(last_id),
+                                                "kinds": list(kinds)}).mappings().all()
         return [{**r, "annotator": annotator_name(r["annotator"])} for r in rows]
 
     def undo_last(self, project_id, annotator=None):

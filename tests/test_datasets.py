@@ -80,6 +80,20 @@ def test_integer_ids_accept_their_string_form(digits):
     assert digits.position("17") == 17
 
 
+def test_one_id_lookup_agrees_with_the_many_id_lookup_for_every_spelling():
+    # position() looks one id up in a dictionary; positions() in a pandas index: same answers, same refusals.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 2))
+    for ids in ([40, 7, 13, 2, 99, 5], ["b", "a", "item 3", "é", "12", "0"]):
+        ds = al.from_arrays(X, y=[0, 1, 0, 1, 0, 1], classes=[0, 1], ids=ids)
+        spellings = [*ids, *np.asarray(ids), *(str(i) for i in ids)]
+        for item_id in spellings:
+            assert ds.position(item_id) == int(ds.positions([item_id])[0])
+        for bad in ("nope", 1000, True, None):
+            with pytest.raises(al.UnknownItemError):
+                ds.position(bad)
+
+
 def test_fingerprint_changes_with_data(blobs):
     other = al.from_arrays(blobs.X + 1, y=blobs.y, classes=blobs.classes, ids=blobs.ids)
     assert blobs.fingerprint() != other.fingerprint()
