@@ -255,15 +255,14 @@ class Dataset:
         UnknownItemError
             If the id is not in the dataset.
         """
-        lookup = self._lookup
-        if lookup is None:
-            lookup = self._lookup = {v: i for i, v in enumerate(self.ids.tolist())}
-        try:
-            if isinstance(item_id, (bool, np.bool_)):
-                raise TypeError("a truth value is not an id")
-            return lookup[item_id]
-        except (KeyError, TypeError):  # another spelling of the id ("12" for 12), or none: as positions() says
-            return int(self.positions([item_id])[0])
+        if self._lookup is None:
+            self._lookup = {v: i for i, v in enumerate(self.ids.tolist())}
+        if not isinstance(item_id, (bool, np.bool_)):  # True == 1 in a dictionary; a truth value is no id
+            try:
+                return self._lookup[item_id]
+            except (KeyError, TypeError):  # another spelling of the id ("12" for 12), or none
+                pass
+        return int(self.positions([item_id])[0])  # which converts the spelling, or says the id is unknown
 
     def item_id(self, position):
         """The id at ``position`` as a plain Python value."""

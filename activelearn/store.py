@@ -20,6 +20,7 @@ claim from it.
 import contextlib
 import hashlib
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -164,11 +165,15 @@ _SQLITE_WRITERS = {}  # SQLite file URL -> the lock its writers in this process 
 # The statements of a key's path (the label write, the read of others' work before the next offer), built
 # once with named parameters: a person waits for them, and building the expressions on every call was
 # about half of their CPU time.
-_ITEM_LABELS = sa.select(events).where(
-    events.c.project_id == sa.bindparam("p"), events.c.kind == "labeled", events.c.item_id == sa.bindparam("item"),
-    events.c.id.not_in(sa.select(events.c.ref_event_id).where(
-        events.c.project_id == sa.bindparam("p"), events.c.kind == "undone", events.c.ref_event_id.is_not(None))),
-).order_by(events.c.id)
+def _live_labels(project_id):
+    """The project's label events not undone (``project_id`` a value or a bound parameter)."""
+    undone = sa.select(events.c.ref_event_id).where(
+        events.c.project_id == project_id, events.c.kind == "undone", events.c.ref_event_id.is_not(None))
+    return sa.select(events).where(events.c.project_id == project_id, events.c.kind == "labeled",
+                                   events.c.id.not_in(undone))
+
+
+_ITEM_LABELS = _live_labels(sa.bindparam("p")).where(events.c.item_id == sa.bindparam("item")).order_by(events.c.id)
 _OTHERS_LEASES = sa.select(sa.func.count()).select_from(leases).where(
     leases.c.project_id == sa.bindparam("p"), leases.c.item_id == sa.bindparam("item"),
     leases.c.annotator != sa.bindparam("who"), leases.c.expires_at > sa.bindparam("now"))
@@ -291,18 +296,10 @@ class LabelStore:
         """The PostgreSQL advisory-lock key of one item of a project."""
         return int.from_bytes(hashlib.sha1(f"{project_id}\x00{item_id}".encode()).digest()[:8], "big", signed=True)
 
-    def _item_lock(self, conn, project_id, item_id, wait=True):
-        """Serialise work on one item across sessions (PostgreSQL advisory lock; SQLite holds its write lock).
-
-        Returns False when ``wait`` is false and another transaction holds it.
-        """
-        if not self.is_postgres:
-            return True
-        key = self._lock_key(project_id, item_id)
-        if wait:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            return True
-        return bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+    def _item_lock(self, conn, project_id, item_id):
+        """Serialise work on one item across sessions (PostgreSQL advisory lock; SQLite holds its write lock)."""
+        if self.is_postgres:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key(project_id, item_id)})
 
     def _item_locks(self, conn, project_id, item_ids):
         """The items of ``item_ids`` whose lock this transaction got without waiting (one query); in order."""
@@ -462,12 +459,7 @@ class LabelStore:
         row["id"] = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
         return row
 
-    @staticmethod
-    def _live_labels(project_id):
-        undone = sa.select(events.c.ref_event_id).where(
-            events.c.project_id == project_id, events.c.kind == "undone", events.c.ref_event_id.is_not(None))
-        return sa.select(events).where(events.c.project_id == project_id, events.c.kind == "labeled",
-                                       events.c.id.not_in(undone))
+    _live_labels = staticmethod(_live_labels)
 
     def _item_labels(self, conn, project_id, item_id):
         """Live labels of one item, oldest first, with the annotator as its one identity."""
@@ -592,9 +584,7 @@ class LabelStore:
                 sa.select(leases.c.item_id, sa.func.count()).where(
                     leases.c.project_id == project_id, leases.c.item_id.in_(chunk), leases.c.annotator != holder)
                 .group_by(leases.c.item_id)).all())
-            for item_id in chunk:
-                if len(out) >= n:
-                    break
+            for item_id in chunk:  # at most one lease each: out reaches n at the chunk's last item at the latest
                 given = labels[item_id]
                 if holder in given or (policy.labels_per_item == 1 and given):
                     if item_id in held_set:
@@ -896,8 +886,8 @@ class ProjectStore:
             if done is None:
                 return [], None
             if lease and done[1]["kind"] == "labeled":
-                # every lease the annotator holds comes first in a claim: ask for all of them and the item
-                self.store._claim(conn, self.id, who, [done[1]["item_id"]], CLAIM_CHUNK, self.policy)
+                # every lease the annotator holds comes first in a claim: no limit, so the item follows them
+                self.store._claim(conn, self.id, who, [done[1]["item_id"]], sys.maxsize, self.policy)
         return done
 
     def record_replacement(self, item_id, label, *, annotator, seconds=None, model_version=None, replaces=None):
